@@ -121,3 +121,52 @@ fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order.shuffle(&mut rng);
     order
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn left_pad_pads_in_front_and_masks_the_padding() {
+        let padded = left_pad(&[&[5, 6, 7], &[8]], 0);
+        assert_eq!((padded.batch_size, padded.seq_len), (2, 3));
+        assert_eq!(padded.row(0), (&[5, 6, 7][..], &[1, 1, 1][..]));
+        assert_eq!(padded.row(1), (&[0, 0, 8][..], &[0, 0, 1][..]));
+    }
+
+    #[test]
+    fn loader_covers_each_epoch_once_and_drops_the_remainder() {
+        let mut loader = PromptLoader::new(10, 4, 3).unwrap();
+        assert_eq!(loader.batches_per_epoch(), 2);
+        let epoch0: Vec<usize> = [loader.next_batch(), loader.next_batch()].concat();
+        let mut sorted = epoch0.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 8, "no repeats within an epoch");
+        let third = loader.next_batch();
+        assert_eq!(loader.state(), LoaderState { epoch: 1, cursor: 4 });
+        assert_ne!(third, epoch0[..4], "a new permutation in the next epoch");
+    }
+
+    #[test]
+    fn loader_resumes_at_the_saved_position() {
+        let mut full = PromptLoader::new(50, 8, 11).unwrap();
+        let mut resumed = PromptLoader::new(50, 8, 11).unwrap();
+        for _ in 0..8 {
+            full.next_batch();
+            resumed.next_batch();
+        }
+        let mut resumed = PromptLoader::resume(50, 8, 11, resumed.state()).unwrap();
+        for _ in 0..10 {
+            assert_eq!(resumed.next_batch(), full.next_batch());
+        }
+    }
+
+    #[test]
+    fn loader_rejects_too_little_data_and_foreign_positions() {
+        assert!(PromptLoader::new(3, 4, 0).is_err());
+        assert!(PromptLoader::new(3, 0, 0).is_err());
+        let state = LoaderState { epoch: 0, cursor: 99 };
+        assert!(PromptLoader::resume(10, 2, 0, state).is_err());
+    }
+}
