@@ -1,1 +1,31 @@
-fn main() {}
+//! `rlhf`: RLHF with PPO for GPT-2 on burn.
+//!
+//! Subcommands: `train` (PPO), `generate`, `score`, `data` (dataset statistics and sample
+//! prompts) and `config` (print the resolved configuration). Run `rlhf --help` for details.
+//! Logging goes to stderr and is filtered with `RUST_LOG` (default `info`).
+
+mod args;
+mod commands;
+mod device;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

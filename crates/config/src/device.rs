@@ -74,7 +74,9 @@ impl FromStr for DeviceSpec {
                 return index.map(make);
             }
         }
-        Err(format!("unknown device `{s}`; expected one of: {DEVICE_SYNTAX}"))
+        Err(format!(
+            "unknown device `{s}`; expected one of: {DEVICE_SYNTAX}"
+        ))
     }
 }
 
@@ -128,7 +130,10 @@ mod tests {
     #[test]
     fn rejects_unknown_names_and_bad_indices() {
         let err = "gpu".parse::<DeviceSpec>().unwrap_err();
-        assert!(err.contains("unknown device `gpu`") && err.contains("tch-cpu"), "{err}");
+        assert!(
+            err.contains("unknown device `gpu`") && err.contains("tch-cpu"),
+            "{err}"
+        );
         let err = "cuda:x".parse::<DeviceSpec>().unwrap_err();
         assert!(err.contains("non-negative integer"), "{err}");
         assert!("cudax".parse::<DeviceSpec>().is_err());

@@ -63,13 +63,17 @@ impl ConfigSources {
                 .collect();
             vars.sort();
             for (name, value) in vars {
-                let key = name[ENV_PREFIX.len()..].to_ascii_lowercase().replace("__", ".");
+                let key = name[ENV_PREFIX.len()..]
+                    .to_ascii_lowercase()
+                    .replace("__", ".");
                 let origin = format!("environment variable `{name}`");
                 figment = figment.merge(KeyValue::new(&key, &value, origin, &name)?);
             }
         }
         for arg in &self.overrides {
-            let bad = || ConfigError::BadOverride { arg: arg.to_string() };
+            let bad = || ConfigError::BadOverride {
+                arg: arg.to_string(),
+            };
             let (key, value) = arg.split_once('=').ok_or_else(bad)?;
             let origin = format!("`--set {}`", key.trim());
             figment = figment.merge(KeyValue::new(key.trim(), value, origin, arg)?);
@@ -99,7 +103,9 @@ impl KeyValue {
     /// not valid TOML, like `cuda:0` or `owner/model`, is taken as a plain string.
     fn new(key: &str, raw: &str, origin: String, arg: &str) -> Result<KeyValue, ConfigError> {
         if key.is_empty() || key.split('.').any(str::is_empty) {
-            return Err(ConfigError::BadOverride { arg: arg.to_string() });
+            return Err(ConfigError::BadOverride {
+                arg: arg.to_string(),
+            });
         }
         let raw = raw.trim();
         let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
@@ -107,7 +113,11 @@ impl KeyValue {
             .and_then(|mut table| table.remove("v"))
             .and_then(|v| v.try_into::<Value>().ok())
             .unwrap_or_else(|| Value::from(raw.to_string()));
-        Ok(KeyValue { key: key.to_string(), value, origin })
+        Ok(KeyValue {
+            key: key.to_string(),
+            value,
+            origin,
+        })
     }
 }
 
@@ -119,7 +129,10 @@ impl Provider for KeyValue {
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         match figment::util::nest(&self.key, self.value.clone()) {
             Value::Dict(_, dict) => Ok(Profile::Default.collect(dict)),
-            _ => Err(figment::Error::from(format!("{} has an empty key", self.origin))),
+            _ => Err(figment::Error::from(format!(
+                "{} has an empty key",
+                self.origin
+            ))),
         }
     }
 }
@@ -149,8 +162,23 @@ fn explain(error: figment::Error, figment: &Figment) -> ConfigError {
         })
         .unwrap_or_else(|| "the configuration".to_string());
     let suggestion = nearest(&field, expected.iter().copied())
-        .map(|name| parent.iter().map(String::as_str).chain([name]).collect::<Vec<_>>().join("."))
+        .map(|name| {
+            parent
+                .iter()
+                .map(String::as_str)
+                .chain([name])
+                .collect::<Vec<_>>()
+                .join(".")
+        })
         // A key that exists in another section, e.g. `ppo.seed` for `seed`.
-        .or_else(|| Config::keys().into_iter().find(|k| k.rsplit('.').next() == Some(&field)));
-    ConfigError::UnknownKey { key, origin, suggestion }
+        .or_else(|| {
+            Config::keys()
+                .into_iter()
+                .find(|k| k.rsplit('.').next() == Some(&field))
+        });
+    ConfigError::UnknownKey {
+        key,
+        origin,
+        suggestion,
+    }
 }

@@ -18,7 +18,10 @@ impl Config {
     /// Loading it with `--config` reproduces this configuration.
     pub fn write_resolved(&self, dir: &Path) -> Result<PathBuf, ConfigError> {
         let path = dir.join(RESOLVED_CONFIG_FILE);
-        let write_error = |source| ConfigError::Write { path: path.clone(), source };
+        let write_error = |source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        };
         fs::create_dir_all(dir).map_err(write_error)?;
         let tmp = dir.join(format!("{RESOLVED_CONFIG_FILE}.tmp"));
         let header = "# Resolved configuration of this run (all layers applied).\n";

@@ -222,7 +222,11 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { dir: "saved_models".into(), save_freq: 50, sample_freq: 10 }
+        OutputConfig {
+            dir: "saved_models".into(),
+            save_freq: 50,
+            sample_freq: 10,
+        }
     }
 }
 
@@ -245,8 +249,11 @@ fn collect_keys(value: &serde_json::Value, prefix: &str, keys: &mut Vec<String>)
     match value {
         serde_json::Value::Object(map) => {
             for (name, child) in map {
-                let path =
-                    if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
                 collect_keys(child, &path, keys);
             }
         }

@@ -8,7 +8,10 @@ struct Checks(Vec<Problem>);
 impl Checks {
     fn require(&mut self, ok: bool, key: &str, message: impl FnOnce() -> String) {
         if !ok {
-            self.0.push(Problem { key: key.to_string(), message: message() });
+            self.0.push(Problem {
+                key: key.to_string(),
+                message: message(),
+            });
         }
     }
 }
@@ -21,7 +24,10 @@ impl Config {
         for (key, value) in [
             ("ppo.batch_size", p.batch_size),
             ("ppo.mini_batch_size", p.mini_batch_size),
-            ("ppo.gradient_accumulation_steps", p.gradient_accumulation_steps),
+            (
+                "ppo.gradient_accumulation_steps",
+                p.gradient_accumulation_steps,
+            ),
             ("ppo.ppo_epochs", p.ppo_epochs),
             ("ppo.steps", p.steps),
             ("reward.batch_size", self.reward.batch_size),
@@ -48,15 +54,21 @@ impl Config {
             c.require(value > 0.0, key, || format!("must be > 0, got {value}"));
         }
         for (key, value) in [("ppo.gamma", p.gamma), ("ppo.lam", p.lam)] {
-            c.require((0.0..=1.0).contains(&value), key, || format!("must be in [0, 1], got {value}"));
+            c.require((0.0..=1.0).contains(&value), key, || {
+                format!("must be in [0, 1], got {value}")
+            });
         }
-        c.require(p.init_kl_coef >= 0.0, "ppo.init_kl_coef", || "must be >= 0".into());
+        c.require(p.init_kl_coef >= 0.0, "ppo.init_kl_coef", || {
+            "must be >= 0".into()
+        });
         c.require(!p.adap_kl_ctrl || p.target > 0.0, "ppo.target", || {
             "the adaptive KL controller needs target > 0 (or set ppo.adap_kl_ctrl = false)".into()
         });
-        c.require(!p.early_stopping || p.target_kl > 0.0, "ppo.target_kl", || {
-            "early_stopping needs target_kl > 0".into()
-        });
+        c.require(
+            !p.early_stopping || p.target_kl > 0.0,
+            "ppo.target_kl",
+            || "early_stopping needs target_kl > 0".into(),
+        );
         c.require(!p.use_score_norm || p.use_score_scaling, "ppo.use_score_norm", || {
             "score normalisation only applies with score scaling: set ppo.use_score_scaling = true"
                 .into()
@@ -65,12 +77,16 @@ impl Config {
             ("ppo.max_grad_norm", p.max_grad_norm),
             ("ppo.score_clip", p.score_clip),
         ] {
-            c.require(value.is_none_or(|v| v > 0.0), key, || "must be > 0 when set".into());
+            c.require(value.is_none_or(|v| v > 0.0), key, || {
+                "must be > 0 when set".into()
+            });
         }
         let d = &self.data;
-        c.require(d.input_min_text_length >= 1, "data.input_min_text_length", || {
-            "prompts need at least 1 token".into()
-        });
+        c.require(
+            d.input_min_text_length >= 1,
+            "data.input_min_text_length",
+            || "prompts need at least 1 token".into(),
+        );
         c.require(
             d.input_min_text_length < d.input_max_text_length,
             "data.input_max_text_length",
@@ -83,9 +99,11 @@ impl Config {
             },
         );
         let g = &self.generation;
-        c.require(g.output_min_length >= 1, "generation.output_min_length", || {
-            "responses need at least 1 token".into()
-        });
+        c.require(
+            g.output_min_length >= 1,
+            "generation.output_min_length",
+            || "responses need at least 1 token".into(),
+        );
         c.require(
             g.output_min_length < g.output_max_length,
             "generation.output_max_length",
@@ -103,7 +121,13 @@ impl Config {
         c.require(!self.reward.label.trim().is_empty(), "reward.label", || {
             "name the id2label entry to reward, e.g. POSITIVE".into()
         });
-        c.require(!self.exp_name.trim().is_empty(), "exp_name", || "must not be empty".into());
-        if c.0.is_empty() { Ok(()) } else { Err(ConfigError::Inconsistent { problems: c.0 }) }
+        c.require(!self.exp_name.trim().is_empty(), "exp_name", || {
+            "must not be empty".into()
+        });
+        if c.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Inconsistent { problems: c.0 })
+        }
     }
 }

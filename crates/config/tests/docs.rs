@@ -21,13 +21,20 @@ fn documented_keys(markdown: &str) -> BTreeSet<String> {
 
 #[test]
 fn docs_config_md_lists_exactly_the_keys_of_the_code() {
-    let markdown = std::fs::read_to_string(repo_root().join("docs/config.md")).expect("docs/config.md");
+    let markdown =
+        std::fs::read_to_string(repo_root().join("docs/config.md")).expect("docs/config.md");
     let documented = documented_keys(&markdown);
     let code: BTreeSet<String> = Config::keys().into_iter().collect();
     let missing: Vec<_> = code.difference(&documented).collect();
     let stale: Vec<_> = documented.difference(&code).collect();
-    assert!(missing.is_empty(), "keys missing from docs/config.md: {missing:?}");
-    assert!(stale.is_empty(), "docs/config.md documents keys the code lacks: {stale:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/config.md: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "docs/config.md documents keys the code lacks: {stale:?}"
+    );
 }
 
 #[test]
@@ -41,7 +48,10 @@ fn every_shipped_config_file_loads() {
     files.sort();
     assert!(!files.is_empty());
     for file in files {
-        let sources = ConfigSources { file: Some(file.clone()), ..Default::default() };
+        let sources = ConfigSources {
+            file: Some(file.clone()),
+            ..Default::default()
+        };
         if let Err(e) = sources.load() {
             panic!("{}: {e}", file.display());
         }

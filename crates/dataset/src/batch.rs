@@ -37,9 +37,15 @@ pub fn left_pad(sequences: &[&[u32]], pad_id: u32) -> LeftPadded {
     for sequence in sequences {
         let pad = seq_len - sequence.len();
         input_ids.extend(std::iter::repeat_n(pad_id, pad).chain(sequence.iter().copied()));
-        attention_mask.extend(std::iter::repeat_n(0, pad).chain(std::iter::repeat_n(1, sequence.len())));
+        attention_mask
+            .extend(std::iter::repeat_n(0, pad).chain(std::iter::repeat_n(1, sequence.len())));
     }
-    LeftPadded { input_ids, attention_mask, batch_size: sequences.len(), seq_len }
+    LeftPadded {
+        input_ids,
+        attention_mask,
+        batch_size: sequences.len(),
+        seq_len,
+    }
 }
 
 /// Where a [`PromptLoader`] is: saved in checkpoints to resume at the same prompt.
@@ -89,7 +95,13 @@ impl PromptLoader {
             )));
         }
         let order = permutation(len, seed, state.epoch);
-        Ok(PromptLoader { len, batch_size, seed, state, order })
+        Ok(PromptLoader {
+            len,
+            batch_size,
+            seed,
+            state,
+            order,
+        })
     }
 
     /// The position to save.
@@ -105,7 +117,10 @@ impl PromptLoader {
     /// The next batch of indices, starting a new epoch when too few remain.
     pub fn next_batch(&mut self) -> Vec<usize> {
         if self.state.cursor + self.batch_size > self.len {
-            self.state = LoaderState { epoch: self.state.epoch + 1, cursor: 0 };
+            self.state = LoaderState {
+                epoch: self.state.epoch + 1,
+                cursor: 0,
+            };
             self.order = permutation(self.len, self.seed, self.state.epoch);
         }
         let start = self.state.cursor;
@@ -144,7 +159,13 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), 8, "no repeats within an epoch");
         let third = loader.next_batch();
-        assert_eq!(loader.state(), LoaderState { epoch: 1, cursor: 4 });
+        assert_eq!(
+            loader.state(),
+            LoaderState {
+                epoch: 1,
+                cursor: 4
+            }
+        );
         assert_ne!(third, epoch0[..4], "a new permutation in the next epoch");
     }
 
@@ -166,7 +187,10 @@ mod tests {
     fn loader_rejects_too_little_data_and_foreign_positions() {
         assert!(PromptLoader::new(3, 4, 0).is_err());
         assert!(PromptLoader::new(3, 0, 0).is_err());
-        let state = LoaderState { epoch: 0, cursor: 99 };
+        let state = LoaderState {
+            epoch: 0,
+            cursor: 99,
+        };
         assert!(PromptLoader::resume(10, 2, 0, state).is_err());
     }
 }

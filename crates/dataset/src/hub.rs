@@ -47,7 +47,11 @@ impl HubOptions {
     /// `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `$XDG_CACHE_HOME/huggingface/hub`,
     /// `~/.cache/huggingface/hub`; `HF_HUB_OFFLINE` set to `1`/`true`/`yes`/`on` means offline.
     pub fn from_env() -> Self {
-        let var = |name: &str| env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |name: &str| {
+            env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let cache_dir = var("HF_HUB_CACHE")
             .or_else(|| var("HUGGINGFACE_HUB_CACHE"))
             .or_else(|| var("HF_HOME").map(|h| h.join("hub")))
@@ -125,7 +129,8 @@ pub fn is_hub_id(spec: &str) -> bool {
         !p.is_empty()
             && !p.starts_with('.')
             && !p.contains("..")
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     };
     (1..=2).contains(&parts.len()) && parts.iter().all(part_ok)
 }
@@ -146,11 +151,16 @@ pub fn resolve_file(
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(HubError::MissingLocalFile { dir: local.to_path_buf(), file: file.to_string() })
+            Err(HubError::MissingLocalFile {
+                dir: local.to_path_buf(),
+                file: file.to_string(),
+            })
         };
     }
     if !is_hub_id(spec) {
-        return Err(HubError::NotFound { spec: spec.to_string() });
+        return Err(HubError::NotFound {
+            spec: spec.to_string(),
+        });
     }
     if let Some(path) = cached(spec, kind, revision, file, &options.cache_dir) {
         tracing::debug!(path = %path.display(), "found in the hub cache");
@@ -179,7 +189,11 @@ fn cached(spec: &str, kind: RepoKind, revision: &str, file: &str, cache: &Path) 
     let repo = hf_hub::Repo::with_revision(spec.into(), kind.hf(), revision.into());
     let is_commit = revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit());
     if is_commit {
-        let path = cache.join(repo.folder_name()).join("snapshots").join(revision).join(file);
+        let path = cache
+            .join(repo.folder_name())
+            .join("snapshots")
+            .join(revision)
+            .join(file);
         return path.is_file().then_some(path);
     }
     hf_hub::Cache::new(cache.to_path_buf()).repo(repo).get(file)
@@ -200,10 +214,11 @@ fn download(
         file: file.to_string(),
         message,
     };
-    let api = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(options.cache_dir.clone()))
-        .with_progress(true)
-        .build()
-        .map_err(|e| failed(e.to_string()))?;
+    let api =
+        hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(options.cache_dir.clone()))
+            .with_progress(true)
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
     let repo = hf_hub::Repo::with_revision(spec.into(), kind.hf(), revision.into());
     api.repo(repo).get(file).map_err(|e| failed(e.to_string()))
 }
@@ -211,5 +226,7 @@ fn download(
 #[cfg(not(feature = "hub"))]
 fn download(_: &str, _: RepoKind, _: &str, _: &str, _: &HubOptions) -> Result<PathBuf, HubError> {
     // Never called: `resolve_file` checks the feature first.
-    Err(HubError::NotFound { spec: String::new() })
+    Err(HubError::NotFound {
+        spec: String::new(),
+    })
 }

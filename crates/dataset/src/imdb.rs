@@ -26,7 +26,13 @@ pub fn resolve_data_file(data: &DataConfig, hub: &HubOptions) -> Result<PathBuf,
         return Ok(path.clone());
     }
     let file = data.data_files.replace("{split}", &data.split);
-    Ok(resolve_file(&data.dataset, RepoKind::Dataset, &data.revision, &file, hub)?)
+    Ok(resolve_file(
+        &data.dataset,
+        RepoKind::Dataset,
+        &data.revision,
+        &file,
+        hub,
+    )?)
 }
 
 /// Reads every review of a parquet file, checking the schema.
@@ -36,9 +42,14 @@ pub fn read_reviews(
     label_column: &str,
 ) -> Result<Vec<Review>, DatasetError> {
     if !path.is_file() {
-        return Err(DatasetError::FileNotFound { path: path.to_path_buf() });
+        return Err(DatasetError::FileNotFound {
+            path: path.to_path_buf(),
+        });
     }
-    let parquet_error = |source| DatasetError::Parquet { path: path.to_path_buf(), source };
+    let parquet_error = |source| DatasetError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = File::open(path).map_err(|e| parquet_error(e.into()))?;
     let frame = ParquetReader::new(file).finish().map_err(parquet_error)?;
     let column = |name: &str, key: &'static str| {
@@ -69,7 +80,9 @@ pub fn read_reviews(
         return Err(wrong_type(label_column, labels.dtype(), "integer"));
     }
     if frame.height() == 0 {
-        return Err(DatasetError::Empty { path: path.to_path_buf() });
+        return Err(DatasetError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     let labels = labels.cast(&DataType::Int64).map_err(parquet_error)?;
     let texts = texts.str().map_err(parquet_error)?;

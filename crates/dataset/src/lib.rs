@@ -10,8 +10,8 @@
 //! - [`batch`]: left padding and a shuffling, resumable prompt loader.
 //! - [`stats`]: the statistics `rlhf data` prints.
 
-mod error;
 pub mod batch;
+mod error;
 pub mod hub;
 pub mod imdb;
 pub mod prompts;

@@ -62,8 +62,12 @@ impl fmt::Display for DataStats {
             writeln!(f, "  {:<16} {count}", label_name(*label))?;
         }
         let [min, median, max] = self.chars;
-        writeln!(f, "characters         min {min}, median {median}, max {max}")?;
-        writeln!(f, "kept (> {} chars)  {}", self.min_text_chars, self.prompts)?;
+        writeln!(
+            f,
+            "characters         min {min}, median {median}, max {max}"
+        )?;
+        let kept = format!("kept (> {} chars)", self.min_text_chars);
+        writeln!(f, "{kept:<19}{}", self.prompts)?;
         writeln!(f, "prompt tokens      count")?;
         for (len, count) in &self.prompt_lengths {
             writeln!(f, "  {len:<16} {count}")?;

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::hub::{HubOptions, RepoKind, resolve_file};
 use crate::DatasetError;
+use crate::hub::{HubOptions, RepoKind, resolve_file};
 
 /// The file name transformers and tokenizers use.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -19,12 +19,18 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// Loads a `tokenizer.json` file.
     pub fn from_file(path: &Path) -> Result<Self, DatasetError> {
-        let fail = |message: String| DatasetError::Tokenizer { path: path.to_path_buf(), message };
+        let fail = |message: String| DatasetError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
         if !path.is_file() {
             return Err(fail("no such file".into()));
         }
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| fail(e.to_string()))?;
-        Ok(Tokenizer { inner, source: path.to_path_buf() })
+        Ok(Tokenizer {
+            inner,
+            source: path.to_path_buf(),
+        })
     }
 
     /// Loads from a `tokenizer.json` path, a directory holding one, or a model's hub id.
@@ -61,12 +67,17 @@ impl Tokenizer {
             .inner
             .encode_batch(texts.to_vec(), add_special_tokens)
             .map_err(|e| DatasetError::Encode(e.to_string()))?;
-        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
     }
 
     /// Text of `ids`; `skip_special_tokens` drops e.g. `<|endoftext|>`.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String, DatasetError> {
-        self.inner.decode(ids, skip_special_tokens).map_err(|e| DatasetError::Encode(e.to_string()))
+        self.inner
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| DatasetError::Encode(e.to_string()))
     }
 
     /// The id of a token such as `<|endoftext|>`, if the vocabulary has it.

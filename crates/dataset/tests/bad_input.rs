@@ -10,7 +10,9 @@ use polars::prelude::*;
 
 fn write_parquet(dir: &Path, name: &str, mut frame: DataFrame) -> PathBuf {
     let path = dir.join(name);
-    ParquetWriter::new(File::create(&path).expect("create")).finish(&mut frame).expect("write");
+    ParquetWriter::new(File::create(&path).expect("create"))
+        .finish(&mut frame)
+        .expect("write");
     path
 }
 
@@ -42,8 +44,16 @@ fn a_wrong_schema_names_the_missing_column_and_the_ones_present() {
     let frame = df!("review" => ["good"], "sentiment" => [1i64]).unwrap();
     let path = write_parquet(dir.path(), "renamed.parquet", frame);
     let err = read_reviews(&path, "text", "label").unwrap_err();
-    let DatasetError::MissingColumn { column, found, key, .. } = &err else { panic!("{err:?}") };
-    assert_eq!((column.as_str(), found.as_str(), *key), ("text", "review, sentiment", "data.text_column"));
+    let DatasetError::MissingColumn {
+        column, found, key, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (column.as_str(), found.as_str(), *key),
+        ("text", "review, sentiment", "data.text_column")
+    );
     // The right column names make the same file load.
     assert_eq!(read_reviews(&path, "review", "sentiment").unwrap().len(), 1);
 }
@@ -54,12 +64,18 @@ fn wrong_column_types_are_errors() {
     let frame = df!("text" => ["good"], "label" => ["pos"]).unwrap();
     let path = write_parquet(dir.path(), "string_label.parquet", frame);
     let err = read_reviews(&path, "text", "label").unwrap_err();
-    assert!(matches!(&err, DatasetError::WrongType { column, expected: "integer", .. } if column == "label"), "{err:?}");
+    assert!(
+        matches!(&err, DatasetError::WrongType { column, expected: "integer", .. } if column == "label"),
+        "{err:?}"
+    );
 
     let frame = df!("text" => [1i64], "label" => [1i32]).unwrap();
     let path = write_parquet(dir.path(), "int_text.parquet", frame);
     let err = read_reviews(&path, "text", "label").unwrap_err();
-    assert!(matches!(&err, DatasetError::WrongType { column, expected: "string", .. } if column == "text"), "{err:?}");
+    assert!(
+        matches!(&err, DatasetError::WrongType { column, expected: "string", .. } if column == "text"),
+        "{err:?}"
+    );
 
     // Narrower integer labels (int32, as some exports use) are fine.
     let frame = df!("text" => ["good"], "label" => [1i32]).unwrap();
@@ -78,7 +94,10 @@ fn empty_files_and_missing_values_are_errors() {
     let frame = df!("text" => [Some("a"), None], "label" => [Some(0i64), Some(1)]).unwrap();
     let path = write_parquet(dir.path(), "null.parquet", frame);
     let err = read_reviews(&path, "text", "label").unwrap_err();
-    assert!(matches!(err, DatasetError::NullValue { row: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, DatasetError::NullValue { row: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,118 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use config::{Config, ConfigSources};
+
+/// RLHF with PPO for GPT-2 in Rust on burn: a native alternative to Python TRL.
+#[derive(Debug, Parser)]
+#[command(name = "rlhf", version, propagate_version = true)]
+#[command(
+    after_help = "Configuration layers, lowest first: built-in defaults < config/default.toml \
+< --config FILE < RLHF_SECTION__KEY environment variables < --set flags. Keys: docs/config.md."
+)]
+pub struct Cli {
+    /// Configuration options shared by every subcommand.
+    #[command(flatten)]
+    pub layers: ConfigArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the run configuration comes from.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// TOML run configuration (e.g. config/gpt2-sentiment.toml).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one key, e.g. `--set ppo.learning_rate=1e-5`; repeatable, later flags win.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Compute device: flex, cuda[:N], tch-cpu, tch-cuda[:N], vulkan[:N] (= --set device=...).
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<String>,
+}
+
+impl ConfigArgs {
+    /// Loads the configuration with every layer, plus `extra` overrides applied last.
+    pub fn load(&self, extra: Vec<String>) -> anyhow::Result<Config> {
+        let mut overrides = self.set.clone();
+        overrides.extend(self.device.iter().map(|d| format!("device={d}")));
+        overrides.extend(extra);
+        ConfigSources::standard(self.config.clone(), overrides)
+            .load()
+            .context("cannot load the run configuration")
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fine-tune the policy with PPO against the reward model (TRL 0.11.4 semantics).
+    Train(TrainArgs),
+    /// Generate continuations of a prompt with a policy model (interactive without --prompt).
+    Generate(GenerateArgs),
+    /// Score texts with a reward classifier; prints label logits and probabilities as JSON lines.
+    Score(ScoreArgs),
+    /// Print statistics of a review dataset and sample prompts built from it.
+    Data(DataArgs),
+    /// Print the resolved configuration (all layers applied) as TOML.
+    Config,
+}
+
+/// `rlhf train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Continue the run in `<output.dir>/<exp_name>` from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `rlhf generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Model directory or hub id (default: policy.model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A trained run's checkpoint directory to load instead of --model.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// The prompt; without it, prompts are read line by line from stdin.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// New tokens to generate.
+    #[arg(long, default_value_t = 32)]
+    pub max_new_tokens: usize,
+}
+
+/// `rlhf score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Classifier directory or hub id (default: reward.model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A text to score; repeatable.
+    #[arg(long)]
+    pub text: Vec<String>,
+    /// A file with one text per line.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `rlhf data`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Local parquet file in the stanfordnlp/imdb schema (= --set data.path=...);
+    /// default: the hub dataset `data.dataset`, split `data.split`.
+    #[arg(long, value_name = "FILE")]
+    pub path: Option<PathBuf>,
+    /// Prompt tokenizer: tokenizer.json, a directory with one, or a hub id (= --set data.tokenizer=...).
+    #[arg(long)]
+    pub tokenizer: Option<String>,
+    /// Sample prompts to print.
+    #[arg(long, default_value_t = 5)]
+    pub samples: usize,
+}

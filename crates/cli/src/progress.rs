@@ -1,0 +1,23 @@
+//! indicatif progress bars and spinners for long work (hidden when stderr is not a terminal).
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A bar over `len` items labelled `message`.
+pub fn bar(len: usize, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64).with_message(message.to_string());
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// A spinner for work of unknown length.
+pub fn spinner(message: &str) -> ProgressBar {
+    let spinner = ProgressBar::new_spinner().with_message(message.to_string());
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}
