@@ -1,1 +1,123 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! Dependency-light on purpose: it only shells out to cargo (and, later, Python for fixtures).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+/// Developer tasks for the rlhf workspace.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run `rlhf train` in release mode; remaining arguments go to `rlhf train`
+    /// (e.g. `cargo xtask train --config config/gpt2-sentiment.toml --set ppo.batch_size=16`).
+    Train {
+        /// Backend cargo features of the cli crate: flex (default), cuda, tch, vulkan.
+        #[arg(long, default_value = "flex")]
+        features: String,
+        /// Arguments for `rlhf train`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// What CI runs: cargo fmt --check, clippy with warnings denied, and the workspace tests.
+    Ci,
+    /// Regenerate the reference fixtures under tests/fixtures from tests/reference (needs Python).
+    Fixtures,
+    /// Compare our model logits with transformers on a Hugging Face model directory.
+    Parity,
+    /// Benchmarks against the Python reference (transformers, TRL 0.11.4).
+    Bench,
+    /// The whole offline IMDB pipeline: SFT, reward model, PPO, evaluation.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    match run(Xtask::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(task: Task) -> anyhow::Result<()> {
+    let root = project_root();
+    match task {
+        Task::Train { features, args } => cargo(
+            &root,
+            &[
+                "run",
+                "--release",
+                "-p",
+                "cli",
+                "--no-default-features",
+                "--features",
+                &features,
+            ]
+            .into_iter()
+            .map(String::from)
+            .chain(["--", "train"].map(String::from))
+            .chain(args)
+            .collect::<Vec<_>>(),
+        ),
+        Task::Ci => {
+            cargo(&root, &["fmt", "--all", "--", "--check"])?;
+            cargo(
+                &root,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )?;
+            cargo(&root, &["test", "--workspace"])
+        }
+        Task::Fixtures | Task::Parity => not_built(
+            "reference fixtures and parity checks (`fixtures`, `parity`)",
+            3,
+        ),
+        Task::Bench => not_built("benchmarks (`bench`)", 6),
+        Task::Demo => not_built("the offline IMDB demo (`demo`)", 5),
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Runs the cargo that runs us (`$CARGO`), failing if the command fails.
+fn cargo<S: AsRef<str>>(root: &Path, args: &[S]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(&args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("cannot start `{cargo}`"))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn not_built(what: &str, issue: u32) -> anyhow::Result<()> {
+    bail!("{what}: not built yet (tracked in issue #{issue})")
+}

@@ -39,6 +39,9 @@ impl DeviceSpec {
     }
 }
 
+/// Builds a device from its index.
+type IndexedDevice = fn(usize) -> DeviceSpec;
+
 /// Splits `name[:index]`; a missing index means 0.
 fn indexed(s: &str, name: &str) -> Option<Result<usize, String>> {
     let rest = s.strip_prefix(name)?;
@@ -64,7 +67,7 @@ impl FromStr for DeviceSpec {
             _ => {}
         }
         // `tch-cuda` must be tried before `cuda` would be (it does not start with `cuda`).
-        let parsers: [(&str, fn(usize) -> DeviceSpec); 3] = [
+        let parsers: [(&str, IndexedDevice); 3] = [
             ("tch-cuda", DeviceSpec::TchCuda),
             ("cuda", DeviceSpec::Cuda),
             ("vulkan", DeviceSpec::Vulkan),

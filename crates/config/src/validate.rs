@@ -35,7 +35,7 @@ impl Config {
             c.require(value > 0, key, || "must be at least 1".into());
         }
         let backward = p.backward_batch_size();
-        c.require(backward == 0 || p.batch_size % backward == 0, "ppo.batch_size", || {
+        c.require(backward == 0 || p.batch_size.is_multiple_of(backward), "ppo.batch_size", || {
             format!(
                 "batch_size ({}) must be a multiple of mini_batch_size x gradient_accumulation_steps \
                  ({} x {} = {backward}); change one of them",

@@ -3,6 +3,8 @@
 //! figment's `Jail` gives each test a temporary working directory and restores any
 //! environment variable it sets, so these tests can use real files and `RLHF_*` variables.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 use config::{Config, ConfigError, ConfigSources, DeviceSpec, KlPenalty};
 use figment::Jail;
 

@@ -1,5 +1,7 @@
 //! Every bad data file or tokenizer gives its own error, naming the problem.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 mod common;
 
 use std::fs::File;

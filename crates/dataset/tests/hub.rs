@@ -1,5 +1,7 @@
 //! Resolution through a local directory and a huggingface_hub-layout cache, fully offline.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 mod common;
 
 use std::path::Path;

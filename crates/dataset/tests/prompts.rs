@@ -1,5 +1,7 @@
 //! Prompts from the shipped IMDB sample with the real GPT-2 tokenizer.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 mod common;
 
 use dataset::{LengthSampler, Tokenizer, build_prompts, read_reviews};
