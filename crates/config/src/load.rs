@@ -56,7 +56,11 @@ impl ConfigSources {
             figment = figment.merge(Toml::file_exact(path));
         }
         if self.use_env {
-            let mut vars: Vec<(String, String)> = std::env::vars()
+            // `vars_os`, not `vars`: a non-UTF-8 variable elsewhere must not panic.
+            let mut vars: Vec<(String, String)> = std::env::vars_os()
+                .filter_map(|(name, value)| {
+                    Some((name.into_string().ok()?, value.into_string().ok()?))
+                })
                 .filter(|(name, _)| {
                     name.starts_with(ENV_PREFIX) && !NON_CONFIG_ENV_VARS.contains(&name.as_str())
                 })
