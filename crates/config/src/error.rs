@@ -46,9 +46,12 @@ pub enum ConfigError {
         /// The nearest valid key, if one is close.
         suggestion: Option<String>,
     },
-    /// A value of the wrong type or an unparsable file; figment names the key and the layer.
-    #[error("invalid configuration: {0}")]
-    Invalid(Box<figment::Error>),
+    /// A value of the wrong type or an unparsable file.
+    #[error("invalid configuration: {message}")]
+    Invalid {
+        /// What is wrong, naming the key and the layer that set it.
+        message: String,
+    },
     /// Values that are valid one by one but not together.
     #[error(
         "invalid configuration:\n{}",

@@ -151,7 +151,19 @@ fn explain(error: figment::Error, figment: &Figment) -> ConfigError {
         _ => None,
     });
     let Some((mut path, field, expected)) = unknown else {
-        return ConfigError::Invalid(Box::new(error));
+        // figment's own Display prefixes the profile (`default.ppo.x`); name the plain key.
+        let message = error
+            .into_iter()
+            .map(|e| match (e.path.is_empty(), &e.metadata) {
+                (true, _) => e.to_string(),
+                (false, Some(m)) => {
+                    format!("{} for key `{}` in {}", e.kind, e.path.join("."), origin(m))
+                }
+                (false, None) => format!("{} for key `{}`", e.kind, e.path.join(".")),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return ConfigError::Invalid { message };
     };
     if path.last() != Some(&field) {
         path.push(field.clone());
@@ -160,10 +172,7 @@ fn explain(error: figment::Error, figment: &Figment) -> ConfigError {
     let parent = &path[..path.len() - 1];
     let origin = figment
         .find_metadata(&key)
-        .map(|m| match &m.source {
-            Some(source) => format!("{} `{source}`", m.name),
-            None => m.name.to_string(),
-        })
+        .map(origin)
         .unwrap_or_else(|| "the configuration".to_string());
     let suggestion = nearest(&field, expected.iter().copied())
         .map(|name| {
@@ -184,5 +193,13 @@ fn explain(error: figment::Error, figment: &Figment) -> ConfigError {
         key,
         origin,
         suggestion,
+    }
+}
+
+/// Which layer a value came from: "TOML file `run.toml`", "environment variable `RLHF_X`", ...
+fn origin(metadata: &Metadata) -> String {
+    match &metadata.source {
+        Some(source) => format!("{} `{source}`", metadata.name),
+        None => metadata.name.to_string(),
     }
 }

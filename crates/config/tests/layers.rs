@@ -225,8 +225,12 @@ fn wrong_types_missing_files_and_bad_flags_are_errors() {
     let err = sources(false, false, false, &["ppo.batch_size=abc"])
         .load()
         .unwrap_err();
-    assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
-    assert!(err.to_string().contains("ppo.batch_size"), "{err}");
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("key `ppo.batch_size` in `--set ppo.batch_size`"),
+        "{message}"
+    );
 
     let err = sources(false, false, false, &["device=gpu"])
         .load()
