@@ -1,6 +1,32 @@
 //! GPT-2 policy with a scalar value head and the RoBERTa reward classifier, as burn modules
 //! that load Hugging Face checkpoints.
 //!
-//! This crate is a placeholder in the layered workspace: the models arrive with issue #3.
+//! - [`weights`]: a checkpoint's tensors by name (`model.safetensors` or `pytorch_model.bin`).
+//! - [`hf_config`]: `config.json` reading and model-file resolution (directory or hub cache).
+//! - [`gpt2`], [`policy`]: GPT-2 with its tied LM head, and TRL's value head on top.
+//! - [`roberta`], [`reward`]: the sequence classifier and text scoring.
+//! - [`generate`]: batched KV-cached sampling / greedy decoding with per-token log-probs.
+//! - [`export`]: our checkpoints and the HF-layout export of a trained policy.
+//!
 //! **Architecture invariant:** `models` knows nothing about PPO and never chooses a backend;
 //! every function takes the `burn::tensor::Device` it runs on.
+
+mod error;
+pub mod export;
+pub mod generate;
+pub mod gpt2;
+pub mod hf_config;
+pub mod policy;
+pub mod reward;
+pub mod roberta;
+pub mod sampling;
+pub mod weights;
+
+pub use error::ModelError;
+pub use generate::{Generation, GenerationConfig, generate};
+pub use gpt2::{Gpt2, Gpt2Config, Gpt2Input, KvCache};
+pub use hf_config::ModelFiles;
+pub use policy::{Gpt2WithValueHead, PolicyOutput, ValueHead, ValueHeadInit};
+pub use reward::RewardModel;
+pub use roberta::{RobertaConfig, RobertaForSequenceClassification};
+pub use weights::WeightMap;

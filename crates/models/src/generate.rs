@@ -1,0 +1,170 @@
+//! Batched autoregressive generation with a KV cache.
+//!
+//! Prompts come left-padded; the attention mask covers the padding and position ids are
+//! `cumsum(mask) - 1`, as in transformers' `generate`, so a padded row gives the same tokens as
+//! the row alone. The prompt is processed in one pass (prefill), then one token per step reuses
+//! the cache. Only the last position goes through the LM head.
+
+use burn::tensor::{Device, Int, Tensor, TensorData, s};
+use dataset::LeftPadded;
+use rand::Rng;
+
+use crate::ModelError;
+use crate::gpt2::{Gpt2, Gpt2Input, KvCache, position_ids};
+use crate::sampling::{Sampler, log_softmax};
+use crate::weights::ids_tensor;
+
+/// Decoding settings (transformers' `generate` names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationConfig {
+    /// Upper bound of new tokens per row.
+    pub max_new_tokens: usize,
+    /// EOS is suppressed until a row has this many new tokens.
+    pub min_new_tokens: usize,
+    /// Sampling parameters (greedy when `do_sample` is false).
+    pub sampler: Sampler,
+    /// A row stops after producing this token; `None` never stops early.
+    pub eos_token_id: Option<u32>,
+    /// Filler for finished rows in [`Generation::tokens`].
+    pub pad_token_id: u32,
+}
+
+impl GenerationConfig {
+    /// Greedy decoding of up to `max_new_tokens` tokens, stopping at `eos`.
+    pub fn greedy(max_new_tokens: usize, eos: u32) -> Self {
+        Self {
+            max_new_tokens,
+            min_new_tokens: 0,
+            sampler: Sampler {
+                do_sample: false,
+                temperature: 1.0,
+                top_k: 0,
+                top_p: 1.0,
+            },
+            eos_token_id: Some(eos),
+            pad_token_id: eos,
+        }
+    }
+}
+
+/// What [`generate`] returns: per row, the new tokens (EOS included when produced) and
+/// their log-probabilities under the unmodified model distribution `log_softmax(logits)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// New tokens of each row.
+    pub responses: Vec<Vec<u32>>,
+    /// `log p(token | prefix)` of each new token, same shape as `responses`.
+    pub logprobs: Vec<Vec<f32>>,
+}
+
+/// Generates continuations of `prompts`. `row_limits` optionally caps each row's new tokens
+/// below `config.max_new_tokens` (TRL's per-sample response lengths). Run it on a
+/// non-autodiff model (`model.valid()`): nothing here needs gradients.
+pub fn generate<R: Rng + ?Sized>(
+    model: &Gpt2,
+    n_positions: usize,
+    prompts: &LeftPadded,
+    config: &GenerationConfig,
+    row_limits: Option<&[usize]>,
+    rng: &mut R,
+    device: &Device,
+) -> Result<Generation, ModelError> {
+    let (b, t0) = (prompts.batch_size, prompts.seq_len);
+    let limits: Vec<usize> = match row_limits {
+        Some(l) if l.len() != b => {
+            return Err(ModelError::Generation(format!(
+                "{} row limits for {b} prompts",
+                l.len()
+            )));
+        }
+        Some(l) => l.iter().map(|&n| n.min(config.max_new_tokens)).collect(),
+        None => vec![config.max_new_tokens; b],
+    };
+    if b == 0 {
+        return Err(ModelError::Generation("no prompts".into()));
+    }
+    if prompts
+        .attention_mask
+        .chunks(t0.max(1))
+        .any(|row| row.iter().all(|&m| m == 0))
+    {
+        return Err(ModelError::Generation("a prompt has no tokens".into()));
+    }
+    let steps = limits.iter().copied().max().unwrap_or(0);
+    if t0 + steps > n_positions {
+        return Err(ModelError::Generation(format!(
+            "prompt length {t0} + {steps} new tokens exceeds the model's {n_positions} positions"
+        )));
+    }
+    if config.sampler.do_sample && config.sampler.temperature <= 0.0 {
+        return Err(ModelError::Generation("temperature must be > 0".into()));
+    }
+
+    let mut cache = KvCache::new(model.n_layer());
+    let mut mask: Vec<u32> = prompts.attention_mask.clone();
+    let mut seen: Vec<u32> = vec![0; b];
+    let mut input = Gpt2Input {
+        input_ids: ids_tensor(&prompts.input_ids, b, t0, device),
+        position_ids: position_ids(&mask, b, t0, &seen, device),
+        attention_mask: Some(mask_tensor(&mask, b, t0, device)),
+    };
+    for (row, count) in seen.iter_mut().enumerate() {
+        *count = prompts.row(row).1.iter().sum();
+    }
+    let mut out = Generation {
+        responses: vec![Vec::new(); b],
+        logprobs: vec![Vec::new(); b],
+    };
+    let mut done: Vec<bool> = limits.iter().map(|&l| l == 0).collect();
+    let mut width = t0;
+    for _ in 0..steps {
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        let hidden = model.forward(input, Some(&mut cache));
+        let [_, t, d] = hidden.dims();
+        let last = hidden.slice(s![.., (t - 1)..t, ..]).reshape([b, 1, d]);
+        let logits = model.logits(last).into_data();
+        let logits: Vec<f32> = logits.iter::<f32>().collect();
+        let vocab = logits.len() / b;
+        let mut next = vec![config.pad_token_id; b];
+        for row in 0..b {
+            if done[row] {
+                continue;
+            }
+            let row_logits = &logits[row * vocab..(row + 1) * vocab];
+            let produced = out.responses[row].len();
+            let banned = config
+                .eos_token_id
+                .filter(|_| produced < config.min_new_tokens)
+                .map(|e| e as usize);
+            let token = config.sampler.choose(row_logits, banned, rng);
+            let logprob = log_softmax(row_logits)[token];
+            out.responses[row].push(token as u32);
+            out.logprobs[row].push(logprob);
+            next[row] = token as u32;
+            let hit_eos = config.eos_token_id == Some(token as u32);
+            done[row] = hit_eos || out.responses[row].len() >= limits[row];
+        }
+        // Every row gets a real position, finished rows included (their output is ignored).
+        width += 1;
+        let mut grown = Vec::with_capacity(b * width);
+        for row in 0..b {
+            grown.extend_from_slice(&mask[row * (width - 1)..(row + 1) * (width - 1)]);
+            grown.push(1);
+        }
+        mask = grown;
+        input = Gpt2Input {
+            input_ids: ids_tensor(&next, b, 1, device),
+            position_ids: position_ids(&[1; 1].repeat(b), b, 1, &seen, device),
+            attention_mask: Some(mask_tensor(&mask, b, width, device)),
+        };
+        seen.iter_mut().for_each(|s| *s += 1);
+    }
+    Ok(out)
+}
+
+fn mask_tensor(mask: &[u32], b: usize, t: usize, device: &Device) -> Tensor<2, Int> {
+    let values: Vec<i32> = mask.iter().map(|&m| m as i32).collect();
+    Tensor::from_data(TensorData::new(values, [b, t]), device)
+}

@@ -1,0 +1,110 @@
+//! Scoring texts with the RoBERTa classifier: tokenize, right-pad, forward, per-label logits.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use dataset::{HubOptions, Tokenizer};
+
+use crate::ModelError;
+use crate::hf_config::ModelFiles;
+use crate::roberta::{RobertaConfig, RobertaForSequenceClassification, roberta_position_ids};
+use crate::weights::ids_tensor;
+
+/// A loaded sequence classifier with its tokenizer and label names.
+#[derive(Debug)]
+pub struct RewardModel {
+    /// The classifier (on a non-autodiff device: it never trains during PPO).
+    pub model: RobertaForSequenceClassification,
+    /// Its config.
+    pub config: RobertaConfig,
+    /// Label names by class index (from `id2label`).
+    pub labels: Vec<String>,
+    /// The classifier's tokenizer.
+    pub tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl RewardModel {
+    /// Loads model, config and tokenizer from a directory or cached hub id.
+    pub fn load(
+        spec: &str,
+        revision: &str,
+        hub: &HubOptions,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let files = ModelFiles::resolve(spec, revision, hub)?;
+        let (model, config) = RobertaForSequenceClassification::load(&files, device)?;
+        let tokenizer =
+            Tokenizer::from_spec(spec, revision, hub).map_err(|e| ModelError::Config {
+                path: files.config.with_file_name("tokenizer.json"),
+                message: e.to_string(),
+            })?;
+        let labels = config.labels().map_err(|message| ModelError::Config {
+            path: files.config.clone(),
+            message,
+        })?;
+        Ok(Self {
+            model,
+            config,
+            labels,
+            tokenizer,
+            device: device.clone(),
+        })
+    }
+
+    /// Index of the label called `name` (e.g. `POSITIVE`), case-insensitive.
+    pub fn label_index(&self, name: &str) -> Option<usize> {
+        self.labels
+            .iter()
+            .position(|l| l.eq_ignore_ascii_case(name))
+    }
+
+    /// Logits `[texts.len()][num_labels]`, scored `batch_size` texts at a time.
+    /// Texts longer than the position table are truncated (the final `</s>` is kept).
+    pub fn score(&self, texts: &[String], batch_size: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+        let max_len = self.config.max_position_embeddings - self.config.pad_token_id as usize - 1;
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(batch_size.max(1)) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for text in chunk {
+                let mut ids = self.tokenizer.encode(text, true).map_err(|e| {
+                    ModelError::Generation(format!("cannot tokenize a text for scoring: {e}"))
+                })?;
+                if ids.len() > max_len {
+                    let last = ids[ids.len() - 1];
+                    ids.truncate(max_len - 1);
+                    ids.push(last);
+                }
+                rows.push(ids);
+            }
+            out.extend(self.logits(&rows));
+        }
+        Ok(out)
+    }
+
+    /// Logits for already tokenized rows (special tokens included), right-padded here.
+    pub fn logits(&self, rows: &[Vec<u32>]) -> Vec<Vec<f32>> {
+        let b = rows.len();
+        let t = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let pad = self.config.pad_token_id;
+        let mut ids = Vec::with_capacity(b * t);
+        let mut mask = Vec::with_capacity(b * t);
+        for row in rows {
+            ids.extend(
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(pad, t - row.len())),
+            );
+            mask.extend(
+                std::iter::repeat_n(1i32, row.len()).chain(std::iter::repeat_n(0, t - row.len())),
+            );
+        }
+        let positions = roberta_position_ids(&ids, b, t, pad, &self.device);
+        let mask: Tensor<2, Int> = Tensor::from_data(TensorData::new(mask, [b, t]), &self.device);
+        let logits = self
+            .model
+            .forward(ids_tensor(&ids, b, t, &self.device), positions, mask)
+            .into_data();
+        let values: Vec<f32> = logits.iter::<f32>().collect();
+        let n = values.len() / b.max(1);
+        values.chunks(n.max(1)).map(<[f32]>::to_vec).collect()
+    }
+}

@@ -1,0 +1,103 @@
+//! RoBERTa hyper-parameters and labels, read from a Hugging Face `config.json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+use crate::hf_config::{read_config_json, require_model_type};
+
+/// The fields of transformers' `RobertaConfig` this implementation uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RobertaConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// Feed-forward size.
+    pub intermediate_size: usize,
+    /// Activation; only the exact `gelu` is supported.
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    /// Position table size (514 for RoBERTa: positions start at `pad_token_id + 1`).
+    pub max_position_embeddings: usize,
+    /// Token-type table size (1 for RoBERTa).
+    #[serde(default = "default_one")]
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// Pad id, also the position `padding_idx`.
+    #[serde(default = "default_one_u32")]
+    pub pad_token_id: u32,
+    /// Class index → label name, e.g. `{"0": "NEGATIVE", "1": "POSITIVE"}`.
+    #[serde(default)]
+    pub id2label: BTreeMap<String, String>,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_one() -> usize {
+    1
+}
+fn default_one_u32() -> u32 {
+    1
+}
+fn default_eps() -> f64 {
+    1e-5
+}
+
+impl RobertaConfig {
+    /// Reads and checks `config.json`; another `model_type` is [`ModelError::WrongArchitecture`].
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let value = read_config_json(path)?;
+        require_model_type(path, &value, "roberta")?;
+        let bad = |message: String| ModelError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let config: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+            return Err(bad(
+                "hidden_size must be a multiple of num_attention_heads".into()
+            ));
+        }
+        if config.hidden_act != "gelu" {
+            return Err(bad(format!(
+                "hidden_act `{}` is not supported (gelu)",
+                config.hidden_act
+            )));
+        }
+        config.labels().map_err(bad)?;
+        Ok(config)
+    }
+
+    /// Label names by class index (`LABEL_0`, `LABEL_1` when `id2label` is absent).
+    pub fn labels(&self) -> Result<Vec<String>, String> {
+        if self.id2label.is_empty() {
+            return Ok(vec!["LABEL_0".into(), "LABEL_1".into()]);
+        }
+        let mut labels = vec![None; self.id2label.len()];
+        for (id, name) in &self.id2label {
+            let index: usize = id
+                .parse()
+                .map_err(|_| format!("id2label key `{id}` is not an integer"))?;
+            let slot = labels
+                .get_mut(index)
+                .ok_or_else(|| format!("id2label ids must be 0..{}", self.id2label.len()))?;
+            *slot = Some(name.clone());
+        }
+        Ok(labels.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// Number of output classes.
+    pub fn num_labels(&self) -> usize {
+        self.id2label.len().max(2)
+    }
+}

@@ -1,0 +1,12 @@
+//! RoBERTa encoder and `RobertaForSequenceClassification` (the reward model).
+
+mod config;
+mod load;
+mod model;
+
+pub use config::RobertaConfig;
+pub use load::IGNORED_ROBERTA_KEYS;
+pub use model::{
+    ClassificationHead, Embeddings, EncoderLayer, Roberta, RobertaForSequenceClassification,
+    SelfAttention, roberta_position_ids,
+};

@@ -1,0 +1,173 @@
+//! RoBERTa modules (post-norm BERT encoder) and the sequence-classification head.
+
+use burn::module::Module;
+use burn::nn::{Embedding, LayerNorm, Linear};
+use burn::tensor::activation::{gelu, tanh};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData, s};
+
+/// Word, position and token-type embeddings, summed and normalised.
+#[derive(Module, Debug)]
+pub struct Embeddings {
+    /// `[vocab, hidden]`.
+    pub word_embeddings: Embedding,
+    /// `[max_position_embeddings, hidden]`.
+    pub position_embeddings: Embedding,
+    /// `[type_vocab_size, hidden]`; RoBERTa only uses type 0.
+    pub token_type_embeddings: Embedding,
+    /// Norm after the sum (`LayerNorm` in HF).
+    pub layer_norm: LayerNorm,
+}
+
+/// Bidirectional multi-head self-attention with the output projection and post-norm.
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    /// Query projection.
+    pub query: Linear,
+    /// Key projection.
+    pub key: Linear,
+    /// Value projection.
+    pub value: Linear,
+    /// `attention.output.dense`.
+    pub output_dense: Linear,
+    /// `attention.output.LayerNorm`.
+    pub output_norm: LayerNorm,
+    /// Heads.
+    pub n_head: usize,
+}
+
+impl SelfAttention {
+    /// `x` `[b, t, d]`, `mask` `[b, n_head, t, t]` (true = padding key) → `[b, t, d]`.
+    pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<4, Bool>>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let hd = d / self.n_head;
+        let heads = |y: Tensor<3>| y.reshape([b, t, self.n_head, hd]).swap_dims(1, 2);
+        let q = heads(self.query.forward(x.clone()));
+        let k = heads(self.key.forward(x.clone()));
+        let v = heads(self.value.forward(x.clone()));
+        let context = attention(q, k, v, mask, None, AttentionModuleOptions::default());
+        let context = context.swap_dims(1, 2).reshape([b, t, d]);
+        self.output_norm
+            .forward(self.output_dense.forward(context) + x)
+    }
+}
+
+/// One encoder layer: attention, then `intermediate.dense → gelu → output.dense`, post-norm.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    /// Self-attention block.
+    pub attention: SelfAttention,
+    /// `intermediate.dense`.
+    pub intermediate: Linear,
+    /// `output.dense`.
+    pub output: Linear,
+    /// `output.LayerNorm`.
+    pub output_norm: LayerNorm,
+}
+
+impl EncoderLayer {
+    /// `[b, t, d]` → `[b, t, d]`.
+    pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<4, Bool>>) -> Tensor<3> {
+        let x = self.attention.forward(x, mask);
+        let h = self
+            .output
+            .forward(gelu(self.intermediate.forward(x.clone())));
+        self.output_norm.forward(h + x)
+    }
+}
+
+/// RoBERTa encoder (no pooler: the classifier has its own dense layer).
+#[derive(Module, Debug)]
+pub struct Roberta {
+    /// Embeddings.
+    pub embeddings: Embeddings,
+    /// Encoder layers.
+    pub layer: Vec<EncoderLayer>,
+    /// Heads per layer.
+    pub n_head: usize,
+}
+
+impl Roberta {
+    /// Last hidden states `[b, t, d]` for ids `[b, t]`, positions `[b, t]` (see
+    /// [`roberta_position_ids`]) and a `[b, t]` mask (1 = token, 0 = pad).
+    pub fn forward(
+        &self,
+        input_ids: Tensor<2, Int>,
+        position_ids: Tensor<2, Int>,
+        attention_mask: Tensor<2, Int>,
+    ) -> Tensor<3> {
+        let [b, t] = input_ids.dims();
+        let token_types = input_ids.zeros_like();
+        let e = &self.embeddings;
+        let x = e.word_embeddings.forward(input_ids)
+            + e.position_embeddings.forward(position_ids)
+            + e.token_type_embeddings.forward(token_types);
+        let mut x = e.layer_norm.forward(x);
+        let masked: Tensor<2, Bool> = attention_mask.equal_elem(0);
+        let mask = masked.reshape([b, 1, 1, t]).expand([b, self.n_head, t, t]);
+        for layer in &self.layer {
+            x = layer.forward(x, Some(mask.clone()));
+        }
+        x
+    }
+}
+
+/// `RobertaClassificationHead`: `<s>` state → dense → tanh → out_proj.
+#[derive(Module, Debug)]
+pub struct ClassificationHead {
+    /// `[hidden, hidden]`.
+    pub dense: Linear,
+    /// `[hidden, num_labels]`.
+    pub out_proj: Linear,
+}
+
+/// The reward model: encoder plus classification head.
+#[derive(Module, Debug)]
+pub struct RobertaForSequenceClassification {
+    /// Encoder.
+    pub roberta: Roberta,
+    /// Head.
+    pub classifier: ClassificationHead,
+}
+
+impl RobertaForSequenceClassification {
+    /// Class logits `[b, num_labels]` from the `<s>` (first) token.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<2, Int>,
+        position_ids: Tensor<2, Int>,
+        attention_mask: Tensor<2, Int>,
+    ) -> Tensor<2> {
+        let hidden = self
+            .roberta
+            .forward(input_ids, position_ids, attention_mask);
+        let [b, _, d] = hidden.dims();
+        let first = hidden.slice(s![.., 0..1, ..]).reshape([b, d]);
+        let h = tanh(self.classifier.dense.forward(first));
+        self.classifier.out_proj.forward(h)
+    }
+}
+
+/// RoBERTa position ids from host ids `[b, t]`: pads keep `pad`, tokens count from `pad + 1`.
+pub fn roberta_position_ids(
+    ids: &[u32],
+    b: usize,
+    t: usize,
+    pad: u32,
+    device: &Device,
+) -> Tensor<2, Int> {
+    let mut out = Vec::with_capacity(b * t);
+    for row in ids.chunks(t.max(1)).take(b) {
+        let mut count = 0i32;
+        for &id in row {
+            if id == pad {
+                out.push(pad as i32);
+            } else {
+                count += 1;
+                out.push(pad as i32 + count);
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [b, t]), device)
+}

@@ -1,0 +1,185 @@
+//! Next-token choice on the host, in transformers' order: EOS suppression (min_new_tokens),
+//! temperature, top-k, top-p, then a draw from the seeded RNG (or argmax when greedy).
+//!
+//! Sampling on the host keeps runs reproducible across backends: the same logits and seed give
+//! the same tokens on flex, tch and cuda.
+
+use rand::{Rng, RngExt};
+
+/// Sampling parameters (transformers' names and meanings).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampler {
+    /// Sample when true, argmax when false.
+    pub do_sample: bool,
+    /// Logits are divided by it before top-k/top-p (must be > 0).
+    pub temperature: f64,
+    /// Keep the `top_k` highest logits (ties kept); 0 disables.
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches `top_p`; 1.0 disables.
+    pub top_p: f64,
+}
+
+/// Log-softmax of one row of logits.
+pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    let log_z = max as f64 + sum.ln();
+    logits.iter().map(|&l| (l as f64 - log_z) as f32).collect()
+}
+
+/// Index of the largest value (the first one on ties, like `torch.argmax`).
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Sampler {
+    /// Chooses a token from one row of raw logits. `banned` (EOS while below
+    /// `min_new_tokens`) can never be chosen.
+    pub fn choose<R: Rng + ?Sized>(
+        &self,
+        logits: &[f32],
+        banned: Option<usize>,
+        rng: &mut R,
+    ) -> usize {
+        let mut scores: Vec<f32> = logits.to_vec();
+        if let Some(b) = banned.filter(|&b| b < scores.len()) {
+            scores[b] = f32::NEG_INFINITY;
+        }
+        if !self.do_sample {
+            return argmax(&scores);
+        }
+        if self.temperature != 1.0 {
+            let t = self.temperature as f32;
+            scores.iter_mut().for_each(|s| *s /= t);
+        }
+        if self.top_k > 0 && self.top_k < scores.len() {
+            let mut sorted = scores.clone();
+            sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+            let threshold = sorted[self.top_k - 1];
+            scores
+                .iter_mut()
+                .filter(|s| **s < threshold)
+                .for_each(|s| *s = f32::NEG_INFINITY);
+        }
+        let mut probs = softmax(&scores);
+        if self.top_p < 1.0 {
+            let mut order: Vec<usize> = (0..probs.len()).collect();
+            order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+            let mut mass_before = 0.0f64;
+            for &i in &order {
+                let keep = mass_before < self.top_p || mass_before == 0.0;
+                mass_before += probs[i];
+                if !keep {
+                    probs[i] = 0.0;
+                }
+            }
+        }
+        draw(&probs, rng)
+    }
+}
+
+fn softmax(scores: &[f32]) -> Vec<f64> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Inverse-CDF draw from unnormalised probabilities.
+fn draw<R: Rng + ?Sized>(probs: &[f64], rng: &mut R) -> usize {
+    let total: f64 = probs.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    let mut last = 0;
+    for (i, &p) in probs.iter().enumerate() {
+        if p > 0.0 {
+            last = i;
+            if u < p {
+                return i;
+            }
+            u -= p;
+        }
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    fn sampler(top_k: usize, top_p: f64) -> Sampler {
+        Sampler {
+            do_sample: true,
+            temperature: 1.0,
+            top_k,
+            top_p,
+        }
+    }
+
+    #[test]
+    fn top_k_one_is_greedy() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let logits = [0.1, 2.0, 1.9, -3.0];
+        for _ in 0..50 {
+            assert_eq!(sampler(1, 1.0).choose(&logits, None, &mut rng), 1);
+        }
+    }
+
+    #[test]
+    fn top_p_keeps_the_smallest_set_reaching_p() {
+        // probs ~ [0.665, 0.245, 0.090]: top_p 0.6 keeps only the first, 0.8 the first two.
+        let logits = [2.0f32, 1.0, 0.0];
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut seen = [0usize; 3];
+        for _ in 0..2000 {
+            seen[sampler(0, 0.6).choose(&logits, None, &mut rng)] += 1;
+        }
+        assert_eq!(seen, [2000, 0, 0]);
+        seen = [0; 3];
+        for _ in 0..2000 {
+            seen[sampler(0, 0.8).choose(&logits, None, &mut rng)] += 1;
+        }
+        assert!(seen[1] > 400 && seen[2] == 0, "{seen:?}");
+    }
+
+    #[test]
+    fn sampling_follows_the_softmax() {
+        let logits = [0.0f32, (3.0f32).ln()];
+        let mut rng = StdRng::seed_from_u64(2);
+        let n = 20_000;
+        let ones = (0..n)
+            .filter(|_| sampler(0, 1.0).choose(&logits, None, &mut rng) == 1)
+            .count();
+        let frac = ones as f64 / n as f64;
+        assert!((frac - 0.75).abs() < 0.02, "{frac}");
+    }
+
+    #[test]
+    fn banned_token_is_never_chosen() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let logits = [10.0f32, 0.0, 0.0];
+        for _ in 0..100 {
+            assert_ne!(sampler(0, 1.0).choose(&logits, Some(0), &mut rng), 0);
+        }
+        let greedy = Sampler {
+            do_sample: false,
+            ..sampler(0, 1.0)
+        };
+        assert_eq!(greedy.choose(&logits, Some(0), &mut rng), 1);
+    }
+
+    #[test]
+    fn log_softmax_normalises() {
+        let lp = log_softmax(&[1.0, 2.0, 3.0]);
+        let total: f32 = lp.iter().map(|l| l.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+}
