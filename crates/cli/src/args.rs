@@ -59,6 +59,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print statistics of a review dataset and sample prompts built from it.
     Data(DataArgs),
+    /// Write a policy checkpoint as a Hugging Face model directory (config.json,
+    /// model.safetensors, tokenizer.json) that transformers' GPT2LMHeadModel loads.
+    Export(ExportArgs),
     /// Print the resolved configuration (all layers applied) as TOML.
     Config,
 }
@@ -77,15 +80,55 @@ pub struct GenerateArgs {
     /// Model directory or hub id (default: policy.model).
     #[arg(long)]
     pub model: Option<String>,
-    /// A trained run's checkpoint directory to load instead of --model.
+    /// A trained run's checkpoint: a run directory (its latest checkpoint is used) or one
+    /// checkpoint directory. Takes precedence over --model.
     #[arg(long, value_name = "DIR")]
     pub checkpoint: Option<PathBuf>,
     /// The prompt; without it, prompts are read line by line from stdin.
     #[arg(long)]
     pub prompt: Option<String>,
-    /// New tokens to generate.
+    /// Most new tokens per prompt.
     #[arg(long, default_value_t = 32)]
     pub max_new_tokens: usize,
+    /// EOS cannot end a response before this many new tokens.
+    #[arg(long, default_value_t = 0)]
+    pub min_new_tokens: usize,
+    /// Decode greedily instead of sampling.
+    #[arg(long)]
+    pub greedy: bool,
+    /// Sampling temperature (default: generation.temperature).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Keep the k most likely tokens, 0 = off (default: generation.top_k).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Nucleus mass, 1.0 = off (default: generation.top_p).
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Sampling seed (default: seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Samples per prompt.
+    #[arg(long, default_value_t = 1)]
+    pub num_samples: usize,
+    /// Print JSON lines with tokens and log-probabilities instead of plain text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rlhf export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Checkpoint to export: a run directory (latest checkpoint) or a checkpoint directory;
+    /// default: policy.model.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Output directory (created; files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Keep the value head (`v_head.summary.*`, TRL naming) in model.safetensors.
+    #[arg(long)]
+    pub with_value_head: bool,
 }
 
 /// `rlhf score`.
@@ -97,7 +140,7 @@ pub struct ScoreArgs {
     /// A text to score; repeatable.
     #[arg(long)]
     pub text: Vec<String>,
-    /// A file with one text per line.
+    /// A file with one text per line. Without --text and --file, lines are read from stdin.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
 }

@@ -71,20 +71,137 @@ fn a_backend_that_is_not_compiled_in_names_its_feature() {
 }
 
 #[test]
-fn unbuilt_commands_fail_instead_of_pretending() {
-    for args in [
-        &["train"][..],
-        &["generate", "--prompt", "hi"],
-        &["score", "--text", "hi"],
-    ] {
-        let out = rlhf(args);
-        assert!(!out.status.success(), "{args:?}");
-        assert!(
-            text(&out.stderr).contains("not built yet"),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
+fn train_fails_instead_of_pretending_until_it_is_built() {
+    let out = rlhf(&["train"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not built yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+const TINY_GPT2: &str = "tests/fixtures/models/tiny-gpt2";
+const TINY_ROBERTA: &str = "tests/fixtures/models/tiny-roberta";
+
+#[test]
+fn generate_greedy_matches_the_transformers_fixture() {
+    let out = rlhf(&[
+        "generate",
+        "--model",
+        TINY_GPT2,
+        "--prompt",
+        "This movie was",
+        "--greedy",
+        "--max-new-tokens",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // transformers' greedy continuation (tests/fixtures/models/expected.json).
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        "This movie wasletes algorithms Celestial thrillericumicumissaitles"
+    );
+}
+
+#[test]
+fn generate_reads_prompts_from_stdin_and_is_seeded() {
+    let run = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rlhf"))
+            .args([
+                "generate",
+                "--model",
+                TINY_GPT2,
+                "--max-new-tokens",
+                "5",
+                "--json",
+            ])
+            .args(["--seed", "7"])
+            .current_dir(repo_root())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn rlhf");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"Hello world\nI liked it\n").unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    let lines: Vec<serde_json::Value> = text(&a.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["prompt"], "I liked it");
+    assert_eq!(lines[0]["response_ids"].as_array().unwrap().len(), 5);
+    assert_eq!(a.stdout, b.stdout, "same seed, same samples");
+}
+
+#[test]
+fn score_prints_label_logits_as_json_lines() {
+    let out = rlhf(&["score", "--model", TINY_ROBERTA, "--text", "Hello world"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    // transformers: [-0.25238, -0.02835] for NEGATIVE, POSITIVE.
+    let pos = line["logits"]["POSITIVE"].as_f64().unwrap();
+    let neg = line["logits"]["NEGATIVE"].as_f64().unwrap();
+    assert!(
+        (pos + 0.028347).abs() < 1e-4 && (neg + 0.252381).abs() < 1e-4,
+        "{line}"
+    );
+    let p: f64 = ["POSITIVE", "NEGATIVE"]
+        .iter()
+        .map(|l| line["probabilities"][l].as_f64().unwrap())
+        .sum();
+    assert!((p - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn models_of_the_wrong_kind_are_refused() {
+    let out = rlhf(&["score", "--model", TINY_GPT2, "--text", "hi"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("`roberta` model is needed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rlhf(&["generate", "--model", "no/such-model", "--prompt", "hi"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not in the hub cache"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn export_writes_a_loadable_hf_directory() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("exported");
+    let out = rlhf(&[
+        "export",
+        "--checkpoint",
+        TINY_GPT2,
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in ["config.json", "model.safetensors", "tokenizer.json"] {
+        assert!(out_path.join(name).is_file(), "{name}");
     }
+    // The export generates exactly like its source.
+    let greedy = |model: &str| {
+        let out = rlhf(&[
+            "generate", "--model", model, "--prompt", "Hello", "--greedy",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out.stdout
+    };
+    assert_eq!(greedy(TINY_GPT2), greedy(out_path.to_str().unwrap()));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::ModelError;
@@ -20,11 +20,18 @@ pub struct ValueHead {
 }
 
 impl ValueHead {
-    /// PyTorch's default `nn.Linear` init (uniform ±1/sqrt(n_embd)), or all zeros.
-    pub fn init(n_embd: usize, zero: bool, device: &Device) -> Self {
-        let mut summary = LinearConfig::new(n_embd, 1).init(device);
-        if zero {
-            summary.weight = Param::from_tensor(summary.weight.val().zeros_like());
+    /// A fresh head per TRL's `v_head_init_strategy` (see [`ValueHeadInit`]).
+    pub fn init(n_embd: usize, init: ValueHeadInit, device: &Device) -> Self {
+        let config = LinearConfig::new(n_embd, 1);
+        let config = match init {
+            ValueHeadInit::Default => config,
+            ValueHeadInit::Normal { std } => {
+                config.with_initializer(Initializer::Normal { mean: 0.0, std })
+            }
+            ValueHeadInit::Zero => config.with_initializer(Initializer::Zeros),
+        };
+        let mut summary = config.init(device);
+        if init != ValueHeadInit::Default {
             summary.bias = summary
                 .bias
                 .map(|b| Param::from_tensor(b.val().zeros_like()));
@@ -56,11 +63,19 @@ pub struct Gpt2WithValueHead {
     pub v_head: ValueHead,
 }
 
-/// How to build the value head when the checkpoint has none.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ValueHeadInit {
-    /// Start from zeros (the N-implementation-details recipe) instead of PyTorch's default.
-    pub zero: bool,
+/// How to build the value head when the checkpoint has none (TRL `v_head_init_strategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum ValueHeadInit {
+    /// PyTorch's default `nn.Linear` init, uniform ±1/sqrt(n_embd) (TRL's `None`).
+    #[default]
+    Default,
+    /// Normal(0, std) weight, zero bias (TRL's `"normal"`).
+    Normal {
+        /// TRL `v_head_initializer_range`.
+        std: f64,
+    },
+    /// All zeros (OpenAI's lm-human-preferences).
+    Zero,
 }
 
 impl Gpt2WithValueHead {
@@ -94,7 +109,7 @@ impl Gpt2WithValueHead {
             summary.bias = Some(weights.param("v_head.summary.bias", [1], device)?);
             ValueHead { summary }
         } else {
-            ValueHead::init(config.n_embd, init.zero, device)
+            ValueHead::init(config.n_embd, init, device)
         };
         weights.finish(&IGNORED_GPT2_KEYS)?;
         Ok(Self {
@@ -107,7 +122,7 @@ impl Gpt2WithValueHead {
     pub fn init(config: &Gpt2Config, init: ValueHeadInit, device: &Device) -> Self {
         Self {
             transformer: Gpt2::init(config, device),
-            v_head: ValueHead::init(config.n_embd, init.zero, device),
+            v_head: ValueHead::init(config.n_embd, init, device),
         }
     }
 

@@ -57,10 +57,17 @@ impl RewardModel {
             .position(|l| l.eq_ignore_ascii_case(name))
     }
 
-    /// Logits `[texts.len()][num_labels]`, scored `batch_size` texts at a time.
-    /// Texts longer than the position table are truncated (the final `</s>` is kept).
-    pub fn score(&self, texts: &[String], batch_size: usize) -> Result<Vec<Vec<f32>>, ModelError> {
-        let max_len = self.config.max_position_embeddings - self.config.pad_token_id as usize - 1;
+    /// Logits `[texts.len()][num_labels]`, scored `batch_size` texts at a time. Texts longer
+    /// than `max_length` tokens (special tokens included) or than the position table are
+    /// truncated, keeping the final `</s>`.
+    pub fn score(
+        &self,
+        texts: &[String],
+        batch_size: usize,
+        max_length: usize,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let table = self.config.max_position_embeddings - self.config.pad_token_id as usize - 1;
+        let max_len = max_length.clamp(2, table);
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(batch_size.max(1)) {
             let mut rows = Vec::with_capacity(chunk.len());

@@ -1,5 +1,7 @@
 //! GPT-2 + value head against transformers/TRL outputs (tests/reference/make_model_fixtures.py).
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 mod common;
 
 use burn::tensor::Tensor;

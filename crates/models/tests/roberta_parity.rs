@@ -1,5 +1,7 @@
 //! RoBERTa classifier against transformers outputs (tests/reference/make_model_fixtures.py).
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 mod common;
 
 use common::{device, expected, floats, ints, max_abs_diff, roberta_dir};
@@ -48,7 +50,7 @@ fn texts_score_like_transformers() {
     }
     // One at a time, and all in one right-padded batch.
     for batch_size in [1, texts.len()] {
-        let scores = rm.score(&texts, batch_size).unwrap();
+        let scores = rm.score(&texts, batch_size, 512).unwrap();
         for (case, got) in cases.iter().zip(&scores) {
             let err = max_abs_diff(got, &floats(&case["logits"]));
             assert!(err < TOL, "batch {batch_size}: error {err}");

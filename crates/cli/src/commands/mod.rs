@@ -1,6 +1,10 @@
 //! Subcommand dispatch.
 
 mod data;
+mod export;
+mod generate;
+mod load;
+mod score;
 
 use anyhow::bail;
 
@@ -16,8 +20,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Train(_) => not_built(&cli, "PPO training (`train`)", 4),
-        Command::Generate(_) => not_built(&cli, "text generation (`generate`)", 3),
-        Command::Score(_) => not_built(&cli, "reward scoring (`score`)", 3),
+        Command::Generate(args) => generate::run(&cli.layers, &args),
+        Command::Score(args) => score::run(&cli.layers, &args),
+        Command::Export(args) => export::run(&cli.layers, &args),
     }
 }
 

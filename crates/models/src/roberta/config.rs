@@ -63,7 +63,11 @@ impl RobertaConfig {
             message,
         };
         let config: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
+        {
             return Err(bad(
                 "hidden_size must be a multiple of num_attention_heads".into()
             ));

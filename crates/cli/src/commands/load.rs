@@ -1,0 +1,101 @@
+//! Loading the models the commands work on: a policy from a model directory, hub id or run
+//! checkpoint, with its tokenizer.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+use config::Config;
+use config::ValueHeadInit as InitStrategy;
+use dataset::{HubOptions, Tokenizer};
+use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
+
+/// A policy ready to generate, with where it came from.
+pub struct LoadedPolicy {
+    /// The model.
+    pub policy: Gpt2WithValueHead,
+    /// Its architecture.
+    pub config: Gpt2Config,
+    /// The tokenizer (the model's own `tokenizer.json`, else `data.tokenizer`).
+    pub tokenizer: Tokenizer,
+    /// The files it was read from.
+    pub files: ModelFiles,
+}
+
+/// The value head initialisation the configuration asks for.
+pub fn value_head_init(config: &Config) -> ValueHeadInit {
+    match config.policy.v_head_init_strategy {
+        InitStrategy::Default => ValueHeadInit::Default,
+        InitStrategy::Normal => ValueHeadInit::Normal {
+            std: config.policy.v_head_initializer_range,
+        },
+        InitStrategy::Zero => ValueHeadInit::Zero,
+    }
+}
+
+/// Loads the policy from `checkpoint` if given, else `model`, else `policy.model`.
+pub fn load_policy(
+    config: &Config,
+    model: Option<&str>,
+    checkpoint: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<LoadedPolicy> {
+    let hub = HubOptions::from_env();
+    let (spec, revision) = match (checkpoint, model) {
+        (Some(dir), _) => (
+            resolve_checkpoint(dir)?.to_string_lossy().into_owned(),
+            "main",
+        ),
+        (None, Some(model)) => (model.to_string(), "main"),
+        (None, None) => (config.policy.model.clone(), config.policy.revision.as_str()),
+    };
+    let files = ModelFiles::resolve(&spec, revision, &hub)
+        .with_context(|| format!("cannot find the policy model `{spec}`"))?;
+    let (policy, gpt2) = Gpt2WithValueHead::load(&files, value_head_init(config), device)
+        .with_context(|| format!("cannot load the policy model `{spec}`"))?;
+    let tokenizer = match (&files.tokenizer, &config.data.tokenizer) {
+        (Some(path), _) => Tokenizer::from_file(path)?,
+        (None, Some(spec)) => Tokenizer::from_spec(spec, "main", &hub)?,
+        (None, None) => bail!(
+            "`{spec}` has no tokenizer.json; set data.tokenizer to a GPT-2 tokenizer.json \
+             (e.g. tests/fixtures/tokenizers/gpt2/tokenizer.json)"
+        ),
+    };
+    tracing::info!(model = %spec, weights = %files.weights.display(), "loaded policy");
+    Ok(LoadedPolicy {
+        policy,
+        config: gpt2,
+        tokenizer,
+        files,
+    })
+}
+
+/// Finds the model directory inside a checkpoint path: the directory itself when it has a
+/// `config.json`, its `policy/` sub-directory, or the checkpoint a `latest` file names.
+pub fn resolve_checkpoint(dir: &Path) -> anyhow::Result<PathBuf> {
+    let mut current = dir.to_path_buf();
+    for _ in 0..4 {
+        if current.join("config.json").is_file() {
+            return Ok(current);
+        }
+        if current.join("policy/config.json").is_file() {
+            return Ok(current.join("policy"));
+        }
+        let latest = current.join("latest");
+        if latest.is_file() {
+            let name = std::fs::read_to_string(&latest)
+                .with_context(|| format!("cannot read `{}`", latest.display()))?;
+            current = current.join(name.trim());
+            continue;
+        }
+        break;
+    }
+    if !dir.exists() {
+        bail!("checkpoint `{}` does not exist", dir.display());
+    }
+    bail!(
+        "`{}` is not a checkpoint: expected config.json, policy/config.json or a `latest` file \
+         naming a checkpoint directory",
+        dir.display()
+    )
+}

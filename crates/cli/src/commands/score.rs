@@ -1,0 +1,77 @@
+//! `rlhf score`: label logits and probabilities of texts under a sequence classifier.
+
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+use dataset::HubOptions;
+use models::RewardModel;
+
+use crate::args::{ConfigArgs, ScoreArgs};
+use crate::{device, progress};
+
+/// Scores `--text`s, `--file` lines, or stdin lines, printing one JSON object per text.
+pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
+    let config = layers.load(Vec::new())?;
+    let device = device::select(config.device)?;
+    let mut texts = args.text.clone();
+    if let Some(path) = &args.file {
+        let file = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read texts from `{}`", path.display()))?;
+        texts.extend(
+            file.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    if args.text.is_empty() && args.file.is_none() {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("cannot read stdin")?;
+            if !line.trim().is_empty() {
+                texts.push(line);
+            }
+        }
+    }
+    if texts.is_empty() {
+        bail!("nothing to score: pass --text, --file, or lines on stdin");
+    }
+    let (spec, revision) = match &args.model {
+        Some(model) => (model.as_str(), "main"),
+        None => (
+            config.reward.model.as_str(),
+            config.reward.revision.as_str(),
+        ),
+    };
+    let rm = RewardModel::load(spec, revision, &HubOptions::from_env(), &device)
+        .with_context(|| format!("cannot load the reward model `{spec}`"))?;
+    let batch = config.reward.batch_size.max(1);
+    let bar = progress::bar(texts.len(), "scoring");
+    for chunk in texts.chunks(batch) {
+        let logits = rm.score(chunk, batch, config.reward.max_length)?;
+        for (text, row) in chunk.iter().zip(&logits) {
+            let probs = softmax(row);
+            let named = |values: &[f32]| {
+                rm.labels
+                    .iter()
+                    .zip(values)
+                    .map(|(l, v)| (l.clone(), serde_json::json!(v)))
+                    .collect::<serde_json::Map<_, _>>()
+            };
+            let line = serde_json::json!({
+                "text": text,
+                "logits": named(row),
+                "probabilities": named(&probs),
+            });
+            bar.suspend(|| println!("{line}"));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn softmax(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}
