@@ -11,7 +11,7 @@ use rand::Rng;
 
 use crate::ModelError;
 use crate::gpt2::{Gpt2, Gpt2Input, KvCache, position_ids};
-use crate::sampling::{Sampler, log_softmax};
+use crate::sampling::Sampler;
 use crate::weights::ids_tensor;
 
 /// Decoding settings (transformers' `generate` names).
@@ -138,8 +138,7 @@ pub fn generate<R: Rng + ?Sized>(
                 .eos_token_id
                 .filter(|_| produced < config.min_new_tokens)
                 .map(|e| e as usize);
-            let token = config.sampler.choose(row_logits, banned, rng);
-            let logprob = log_softmax(row_logits)[token];
+            let (token, logprob) = config.sampler.choose(row_logits, banned, rng);
             out.responses[row].push(token as u32);
             out.logprobs[row].push(logprob);
             next[row] = token as u32;

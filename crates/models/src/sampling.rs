@@ -19,12 +19,12 @@ pub struct Sampler {
     pub top_p: f64,
 }
 
-/// Log-softmax of one row of logits.
+/// Log-softmax of one row of logits (`f32` exponentials, `f64` sum).
 pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-    let log_z = max as f64 + sum.ln();
-    logits.iter().map(|&l| (l as f64 - log_z) as f32).collect()
+    let sum: f64 = logits.iter().map(|&l| f64::from((l - max).exp())).sum();
+    let log_z = max + sum.ln() as f32;
+    logits.iter().map(|&l| l - log_z).collect()
 }
 
 /// Index of the largest value (the first one on ties, like `torch.argmax`).
@@ -39,20 +39,61 @@ pub fn argmax(values: &[f32]) -> usize {
 }
 
 impl Sampler {
-    /// Chooses a token from one row of raw logits. `banned` (EOS while below
+    /// Chooses a token from one row of raw logits and returns it with its log-probability
+    /// under the unmodified distribution `log_softmax(logits)`. `banned` (EOS while below
     /// `min_new_tokens`) can never be chosen.
     pub fn choose<R: Rng + ?Sized>(
         &self,
         logits: &[f32],
         banned: Option<usize>,
         rng: &mut R,
+    ) -> (usize, f32) {
+        let logprobs = log_softmax(logits);
+        let banned = banned.filter(|&b| b < logits.len());
+        let plain = self.temperature == 1.0 && self.top_k == 0 && self.top_p >= 1.0;
+        let token = if !self.do_sample {
+            let mut scores = logits.to_vec();
+            if let Some(b) = banned {
+                scores[b] = f32::NEG_INFINITY;
+            }
+            argmax(&scores)
+        } else if plain {
+            // Pure sampling (TRL's setting): draw straight from the log-probs, one pass.
+            let total = 1.0 - banned.map_or(0.0, |b| f64::from(logprobs[b].exp()));
+            let mut u = rng.random::<f64>() * total;
+            let mut last = 0;
+            let mut chosen = None;
+            for (i, &lp) in logprobs.iter().enumerate() {
+                if Some(i) == banned {
+                    continue;
+                }
+                let p = f64::from(lp.exp());
+                if p > 0.0 {
+                    last = i;
+                    if u < p {
+                        chosen = Some(i);
+                        break;
+                    }
+                    u -= p;
+                }
+            }
+            chosen.unwrap_or(last)
+        } else {
+            self.filtered_draw(logits, banned, rng)
+        };
+        (token, logprobs[token])
+    }
+
+    /// Temperature, top-k and top-p filtering, then a draw.
+    fn filtered_draw<R: Rng + ?Sized>(
+        &self,
+        logits: &[f32],
+        banned: Option<usize>,
+        rng: &mut R,
     ) -> usize {
         let mut scores: Vec<f32> = logits.to_vec();
-        if let Some(b) = banned.filter(|&b| b < scores.len()) {
+        if let Some(b) = banned {
             scores[b] = f32::NEG_INFINITY;
-        }
-        if !self.do_sample {
-            return argmax(&scores);
         }
         if self.temperature != 1.0 {
             let t = self.temperature as f32;
@@ -129,7 +170,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0);
         let logits = [0.1, 2.0, 1.9, -3.0];
         for _ in 0..50 {
-            assert_eq!(sampler(1, 1.0).choose(&logits, None, &mut rng), 1);
+            assert_eq!(sampler(1, 1.0).choose(&logits, None, &mut rng).0, 1);
         }
     }
 
@@ -140,12 +181,12 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let mut seen = [0usize; 3];
         for _ in 0..2000 {
-            seen[sampler(0, 0.6).choose(&logits, None, &mut rng)] += 1;
+            seen[sampler(0, 0.6).choose(&logits, None, &mut rng).0] += 1;
         }
         assert_eq!(seen, [2000, 0, 0]);
         seen = [0; 3];
         for _ in 0..2000 {
-            seen[sampler(0, 0.8).choose(&logits, None, &mut rng)] += 1;
+            seen[sampler(0, 0.8).choose(&logits, None, &mut rng).0] += 1;
         }
         assert!(seen[1] > 400 && seen[2] == 0, "{seen:?}");
     }
@@ -156,10 +197,30 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         let n = 20_000;
         let ones = (0..n)
-            .filter(|_| sampler(0, 1.0).choose(&logits, None, &mut rng) == 1)
+            .filter(|_| sampler(0, 1.0).choose(&logits, None, &mut rng).0 == 1)
             .count();
         let frac = ones as f64 / n as f64;
         assert!((frac - 0.75).abs() < 0.02, "{frac}");
+    }
+
+    #[test]
+    fn temperature_divides_the_logits() {
+        // softmax([0, ln 9] / 2) = [1/4, 3/4].
+        let logits = [0.0f32, (9.0f32).ln()];
+        let hot = Sampler {
+            temperature: 2.0,
+            ..sampler(0, 1.0)
+        };
+        let mut rng = StdRng::seed_from_u64(4);
+        let n = 20_000;
+        let ones = (0..n)
+            .filter(|_| hot.choose(&logits, None, &mut rng).0 == 1)
+            .count();
+        assert!((ones as f64 / n as f64 - 0.75).abs() < 0.02);
+        // The returned log-prob is the untempered one: log(0.9).
+        let (token, lp) = hot.choose(&logits, None, &mut rng);
+        let want = if token == 1 { 0.9f32.ln() } else { 0.1f32.ln() };
+        assert!((lp - want).abs() < 1e-6);
     }
 
     #[test]
@@ -167,13 +228,13 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let logits = [10.0f32, 0.0, 0.0];
         for _ in 0..100 {
-            assert_ne!(sampler(0, 1.0).choose(&logits, Some(0), &mut rng), 0);
+            assert_ne!(sampler(0, 1.0).choose(&logits, Some(0), &mut rng).0, 0);
         }
         let greedy = Sampler {
             do_sample: false,
             ..sampler(0, 1.0)
         };
-        assert_eq!(greedy.choose(&logits, Some(0), &mut rng), 1);
+        assert_eq!(greedy.choose(&logits, Some(0), &mut rng).0, 1);
     }
 
     #[test]
