@@ -1,11 +1,16 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! Dependency-light on purpose: it only shells out to cargo (and, later, Python for fixtures).
+//! Dependency-light on purpose: it only shells out to cargo, and to Python for the reference
+//! tasks (`fixtures`, `parity`, `bench`), which CI never runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
+
+mod bench;
+mod python;
+mod reference;
 use clap::{Parser, Subcommand};
 
 /// Developer tasks for the rlhf workspace.
@@ -30,12 +35,28 @@ enum Task {
     },
     /// What CI runs: cargo fmt --check, clippy with warnings denied, and the workspace tests.
     Ci,
-    /// Regenerate the reference fixtures under tests/fixtures from tests/reference (needs Python).
+    /// Regenerate tests/fixtures/models (tiny checkpoints and transformers' outputs) with
+    /// tests/reference/make_model_fixtures.py (needs Python: tests/reference/requirements.txt).
     Fixtures,
-    /// Compare our model logits with transformers on a Hugging Face model directory.
-    Parity,
-    /// Benchmarks against the Python reference (transformers, TRL 0.11.4).
-    Bench,
+    /// Compare our logits with transformers' on Hugging Face model directories (needs Python).
+    /// Without --model-dir: full-size random GPT-2 124M and RoBERTa-large, made if missing.
+    Parity {
+        /// A GPT-2 or RoBERTa-classifier directory; repeatable.
+        #[arg(long)]
+        model_dir: Vec<PathBuf>,
+        /// Largest acceptable max-abs logit error.
+        #[arg(long, default_value_t = 1e-3)]
+        tolerance: f64,
+    },
+    /// Benchmarks side by side with the Python reference (transformers) when it is installed.
+    Bench {
+        /// Generation batch sizes.
+        #[arg(long, num_args = 1.., default_values_t = [1usize, 16])]
+        batch: Vec<usize>,
+        /// Report our figures only, even if Python is available.
+        #[arg(long)]
+        no_python: bool,
+    },
     /// The whole offline IMDB pipeline: SFT, reward model, PPO, evaluation.
     Demo,
 }
@@ -85,11 +106,12 @@ fn run(task: Task) -> anyhow::Result<()> {
             )?;
             cargo(&root, &["test", "--workspace"])
         }
-        Task::Fixtures | Task::Parity => not_built(
-            "reference fixtures and parity checks (`fixtures`, `parity`)",
-            3,
-        ),
-        Task::Bench => not_built("benchmarks (`bench`)", 6),
+        Task::Fixtures => reference::fixtures(&root),
+        Task::Parity {
+            model_dir,
+            tolerance,
+        } => reference::parity(&root, model_dir, tolerance),
+        Task::Bench { batch, no_python } => bench::bench(&root, &batch, no_python),
         Task::Demo => not_built("the offline IMDB demo (`demo`)", 5),
     }
 }
@@ -103,7 +125,7 @@ fn project_root() -> PathBuf {
 }
 
 /// Runs the cargo that runs us (`$CARGO`), failing if the command fails.
-fn cargo<S: AsRef<str>>(root: &Path, args: &[S]) -> anyhow::Result<()> {
+pub(crate) fn cargo<S: AsRef<str>>(root: &Path, args: &[S]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     eprintln!("$ cargo {}", args.join(" "));

@@ -250,3 +250,38 @@ fn export_round_trips_and_keeps_hf_layout() {
         .collect();
     assert!(max_abs_diff(&values, &ours) == 0.0);
 }
+
+#[test]
+fn hub_ids_load_from_the_hf_cache_offline() {
+    // huggingface_hub's layout: models--owner--name/{refs/main, snapshots/<commit>/<files>}.
+    let cache = tempfile::tempdir().unwrap();
+    let repo = cache.path().join("models--lvwerra--gpt2-imdb");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    // transformers' layout for this repo: config + pickle weights, no safetensors.
+    for name in ["config.json", "pytorch_model.bin", "tokenizer.json"] {
+        std::fs::copy(gpt2_dir().join(name), snapshot.join(name)).unwrap();
+    }
+    let hub = HubOptions {
+        cache_dir: cache.path().to_path_buf(),
+        offline: true,
+    };
+    let files = ModelFiles::resolve("lvwerra/gpt2-imdb", "main", &hub).unwrap();
+    assert!(files.weights.ends_with("pytorch_model.bin"));
+    let (policy, _) = Gpt2WithValueHead::load(&files, ValueHeadInit::default(), &device()).unwrap();
+    let (local, _) = Gpt2WithValueHead::load(
+        &self::files(&gpt2_dir()),
+        ValueHeadInit::default(),
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(flat(&policy), flat(&local));
+
+    // A repo that is not cached names the cache and the offline switch.
+    let err =
+        ModelFiles::resolve("siebert/sentiment-roberta-large-english", "main", &hub).unwrap_err();
+    assert!(err.to_string().contains("HF_HUB_OFFLINE"), "{err}");
+}
