@@ -9,10 +9,12 @@ use crate::{cargo, python};
 /// Where the full-size random checkpoints live (ignored by git: ~1.9 GB).
 pub const FULL_SIZE_DIR: &str = "target/reference-models";
 
-/// Regenerates tests/fixtures/models (tiny checkpoints + expected outputs).
+/// Regenerates tests/fixtures/models (tiny checkpoints + expected outputs) and
+/// tests/fixtures/ppo (TRL 0.11.4 golden numbers).
 pub fn fixtures(root: &Path) -> anyhow::Result<()> {
     let py = python::require(root)?;
     python::run_script(root, &py, "make_model_fixtures.py", &[])?;
+    python::run_script(root, &py, "ppo_trl011.py", &[])?;
     eprintln!("fixtures regenerated; run `cargo test -p models` to check them");
     Ok(())
 }
