@@ -1,7 +1,6 @@
 //! The per-token KL penalty (`kl`, `abs`, `mse`, `full`) and the KL coefficient controllers.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
 use config::KlPenalty;
 use serde::{Deserialize, Serialize};
 
@@ -17,11 +16,10 @@ pub fn kl_penalty(logprobs: Tensor<2>, ref_logprobs: Tensor<2>, kind: KlPenalty)
     }
 }
 
-/// Exact KL(π ‖ π_ref) per position from logits `[b, r, vocab]` → `[b, r]` (TRL `full`).
-pub fn kl_full(logits: Tensor<3>, ref_logits: Tensor<3>) -> Tensor<2> {
-    let logp = log_softmax(logits, 2);
-    let ref_logp = log_softmax(ref_logits, 2);
-    (logp.clone().exp() * (logp - ref_logp))
+/// Exact KL(π ‖ π_ref) per position from log-distributions `[b, r, vocab]` (log-softmax of
+/// the logits) → `[b, r]` (TRL `full`).
+pub fn kl_full(log_dist: Tensor<3>, ref_log_dist: Tensor<3>) -> Tensor<2> {
+    (log_dist.clone().exp() * (log_dist - ref_log_dist))
         .sum_dim(2)
         .squeeze_dim::<2>(2)
 }

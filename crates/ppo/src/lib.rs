@@ -16,9 +16,11 @@ pub mod kl;
 pub mod loss;
 pub mod masked;
 pub mod scores;
+pub mod trainer;
 
 pub use advantages::{Advantages, Rewards, compute_advantages, compute_rewards, last_indices};
 pub use kl::{KlController, kl_full, kl_penalty};
 pub use loss::{LossConfig, LossInput, LossStats, ppo_loss};
 pub use masked::{masked_mean, masked_var, masked_whiten};
 pub use scores::RunningMoments;
+pub use trainer::{TrainError, Trainer, TrainerParts};

@@ -122,7 +122,10 @@ fn rewards_match_trl_for_every_kl_penalty() {
         ("full", KlPenalty::Full),
     ] {
         let kl = if kind == KlPenalty::Full {
-            kl_full(t3(&g["logits"]), t3(&g["ref_logits"]))
+            kl_full(
+                log_softmax(t3(&g["logits"]), 2),
+                log_softmax(t3(&g["ref_logits"]), 2),
+            )
         } else {
             kl_penalty(t2(&g["logprobs"]), t2(&g["ref_logprobs"]), kind)
         };

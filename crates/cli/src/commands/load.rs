@@ -7,7 +7,10 @@ use anyhow::{Context, bail};
 use burn::tensor::Device;
 use config::Config;
 use config::ValueHeadInit as InitStrategy;
-use dataset::{HubOptions, Tokenizer};
+use dataset::{
+    HubOptions, LengthSampler, Prompt, Review, Tokenizer, build_prompts, read_reviews,
+    resolve_data_file,
+};
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
 
 /// A policy ready to generate, with where it came from.
@@ -98,4 +101,54 @@ pub fn resolve_checkpoint(dir: &Path) -> anyhow::Result<PathBuf> {
          naming a checkpoint directory",
         dir.display()
     )
+}
+
+/// The review file, its reviews, the prompt tokenizer and the prompts built from them.
+pub struct PromptSet {
+    /// The parquet file read.
+    pub path: PathBuf,
+    /// All reviews of the file.
+    pub reviews: Vec<Review>,
+    /// The prompt tokenizer (`data.tokenizer`, else the policy's).
+    pub tokenizer: Tokenizer,
+    /// Prompts as TRL's example builds them.
+    pub prompts: Vec<Prompt>,
+}
+
+/// Reads the configured reviews and builds the prompts, with progress display.
+pub fn load_prompts(config: &Config) -> anyhow::Result<PromptSet> {
+    let data = &config.data;
+    let hub = HubOptions::from_env();
+    let path = resolve_data_file(data, &hub).context("cannot find the review data")?;
+    let spinner = crate::progress::spinner("reading reviews");
+    let reviews = read_reviews(&path, &data.text_column, &data.label_column);
+    spinner.finish_and_clear();
+    let reviews = reviews.context("cannot read the review data")?;
+    let (spec, revision) = match &data.tokenizer {
+        Some(tokenizer) => (tokenizer.as_str(), "main"),
+        None => (
+            config.policy.model.as_str(),
+            config.policy.revision.as_str(),
+        ),
+    };
+    let tokenizer = Tokenizer::from_spec(spec, revision, &hub).with_context(|| {
+        format!("cannot load the prompt tokenizer `{spec}`; pass --tokenizer or set data.tokenizer")
+    })?;
+    let lengths = LengthSampler::new(data.input_min_text_length, data.input_max_text_length)?;
+    let bar = crate::progress::bar(reviews.len(), "tokenizing");
+    let prompts = build_prompts(
+        &reviews,
+        &tokenizer,
+        data.min_text_chars,
+        lengths,
+        config.seed,
+        |n| bar.inc(n as u64),
+    );
+    bar.finish_and_clear();
+    Ok(PromptSet {
+        path,
+        reviews,
+        tokenizer,
+        prompts: prompts?,
+    })
 }

@@ -1,0 +1,185 @@
+//! `rlhf train`: PPO on the configured policy, reward model and prompts.
+//!
+//! Writes into `<output.dir>/<exp_name>/`: `config.toml` (resolved), `metrics.jsonl` (one line
+//! per step, TRL's stat names), `samples.jsonl`, `checkpoints/step-N/` + `latest`, and at the end
+//! `final/` (HF layout, loadable by transformers) and `training.svg` (reward and KL per step).
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use dataset::HubOptions;
+use models::RewardModel;
+use ppo::trainer::{
+    ClassifierScorer, MetricsLog, StepOutput, latest, plot_svg, read_lines, sample_table,
+};
+use ppo::{Trainer, TrainerParts};
+
+use super::load::{load_policy, load_prompts};
+use crate::args::{ConfigArgs, TrainArgs};
+use crate::{device, progress};
+
+/// Trains, or continues the run with `--resume`.
+pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
+    let config = layers.load(Vec::new())?;
+    let plain = device::select(config.device)?;
+    let autodiff = plain.clone().autodiff();
+    let run_dir = config.run_dir();
+    let resume_from = if args.resume {
+        Some(latest(&run_dir)?)
+    } else {
+        if run_dir.join(ppo::trainer::LATEST).exists() {
+            bail!(
+                "`{}` already holds a run with checkpoints; continue it with --resume, or choose \
+                 another exp_name / output.dir",
+                run_dir.display()
+            );
+        }
+        None
+    };
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create `{}`", run_dir.display()))?;
+    config.write_resolved(&run_dir)?;
+
+    let prompt_set = load_prompts(&config)?;
+    tracing::info!(prompts = prompt_set.prompts.len(), file = %prompt_set.path.display(), "prompts ready");
+
+    let spinner = progress::spinner("loading models");
+    let start = load_policy(&config, None, None, &autodiff)?;
+    let reference = start.policy.valid();
+    let (policy, tokenizer, files, gpt2) = match &resume_from {
+        Some(dir) => {
+            let loaded = load_policy(&config, None, Some(dir), &autodiff)?;
+            (loaded.policy, loaded.tokenizer, loaded.files, loaded.config)
+        }
+        None => (start.policy, start.tokenizer, start.files, start.config),
+    };
+    let reward = RewardModel::load(
+        &config.reward.model,
+        &config.reward.revision,
+        &HubOptions::from_env(),
+        &plain,
+    )
+    .with_context(|| format!("cannot load the reward model `{}`", config.reward.model))?;
+    spinner.finish_and_clear();
+    let scorer = ClassifierScorer::new(
+        reward,
+        &config.reward.label,
+        config.reward.mode,
+        config.reward.batch_size,
+        config.reward.max_length,
+    )?;
+    let mut tokenizer_files = vec![tokenizer.source().to_path_buf()];
+    if let Some(extra) = files
+        .tokenizer
+        .as_ref()
+        .map(|t| t.with_file_name("tokenizer_config.json"))
+    {
+        if extra.is_file() {
+            tokenizer_files.push(extra);
+        }
+    }
+    let parts = TrainerParts {
+        config: config.clone(),
+        device: autodiff,
+        policy: policy.with_stable_param_ids(),
+        reference,
+        gpt2,
+        tokenizer,
+        tokenizer_files,
+        scorer: Box::new(scorer),
+        prompts: prompt_set.prompts,
+        run_dir: run_dir.clone(),
+    };
+    let mut trainer = match &resume_from {
+        Some(dir) => Trainer::resume(parts, dir)?,
+        None => Trainer::new(parts)?,
+    };
+    let log = MetricsLog::open(&run_dir, resume_from.as_ref().map(|_| trainer.step_index()))?;
+    let total = config.ppo.total_ppo_steps();
+    if trainer.step_index() >= total {
+        bail!(
+            "the run is already at step {} of {total}; raise ppo.steps to train further",
+            trainer.step_index()
+        );
+    }
+    let bar = progress::bar(total, "ppo steps");
+    bar.set_position(trainer.step_index() as u64);
+    while trainer.step_index() < total {
+        let out = trainer.step()?;
+        log.append(&out.metrics)?;
+        report(&bar, &out, &config, &run_dir)?;
+        let step = trainer.step_index();
+        let save_freq = config.output.save_freq;
+        if (save_freq > 0 && step % save_freq == 0) || step == total {
+            let dir = trainer.save_checkpoint()?;
+            tracing::info!(checkpoint = %dir.display(), "saved");
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    trainer.export(&run_dir.join("final"))?;
+    let history = read_lines(log.path())?;
+    plot_svg(
+        &run_dir.join("training.svg"),
+        &history,
+        &["env/reward_mean", "objective/kl", "objective/kl_coef"],
+    )?;
+    println!(
+        "trained {total} steps; metrics {}, final model {}, plot {}",
+        log.path().display(),
+        run_dir.join("final").display(),
+        run_dir.join("training.svg").display()
+    );
+    Ok(())
+}
+
+/// Progress message, and the sample table every `output.sample_freq` steps.
+fn report(
+    bar: &indicatif::ProgressBar,
+    out: &StepOutput,
+    config: &config::Config,
+    run_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let get = |k: &str| {
+        out.metrics
+            .get(k)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let step = get("step") as usize;
+    bar.set_message(format!(
+        "reward {:+.3} kl {:.3} β {:.3}",
+        get("env/reward_mean"),
+        get("objective/kl"),
+        get("objective/kl_coef")
+    ));
+    tracing::info!(
+        step,
+        reward = get("env/reward_mean"),
+        kl = get("objective/kl"),
+        loss = get("ppo/loss/total"),
+        secs = get("time/ppo/total"),
+        "step done"
+    );
+    let freq = config.output.sample_freq;
+    if freq > 0 && step % freq == 0 {
+        bar.suspend(|| {
+            eprint!(
+                "{}",
+                sample_table(step, &out.samples[..out.samples.len().min(8)])
+            )
+        });
+        let path = run_dir.join("samples.jsonl");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        for (query, response, reward) in &out.samples {
+            let line = serde_json::json!({"step": step, "query": query, "response": response, "reward": reward});
+            writeln!(file, "{line}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The PPO epochs of one step: shuffled minibatches, gradient accumulation, global-norm
+//! clipping and the optimizer step (TRL `step()` after the rollout forward pass).
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use models::Gpt2WithValueHead;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::window::{SequenceBatch, forward_window};
+use crate::loss::{LossConfig, LossInput, LossStats, ppo_loss};
+
+/// Rollout quantities the epochs train on, host-side `[b, r]` row-major.
+#[derive(Debug, Clone)]
+pub struct StepData {
+    /// Queries + responses.
+    pub batch: SequenceBatch,
+    /// Log-probs of the no-grad pass before any update.
+    pub old_logprobs: Vec<f32>,
+    /// Masked values of that pass.
+    pub old_values: Vec<f32>,
+    /// Whitened advantages.
+    pub advantages: Vec<f32>,
+    /// Value targets.
+    pub returns: Vec<f32>,
+}
+
+/// Settings of the epoch loop.
+#[derive(Debug, Clone)]
+pub struct EpochSettings {
+    /// `ppo_epochs`.
+    pub epochs: usize,
+    /// `mini_batch_size`.
+    pub mini_batch_size: usize,
+    /// `gradient_accumulation_steps`.
+    pub grad_accum: usize,
+    /// Loss clipping and weights.
+    pub loss: LossConfig,
+    /// Learning rate.
+    pub learning_rate: f64,
+    /// Global gradient-norm clip (`max_grad_norm`).
+    pub max_grad_norm: Option<f64>,
+    /// Stop the epochs when the last minibatch's policy KL exceeds `1.5 * target_kl`.
+    pub early_stopping: Option<f64>,
+    /// Logit temperature for log-probs.
+    pub temperature: f64,
+}
+
+/// What the epochs report.
+#[derive(Debug, Clone, Default)]
+pub struct EpochsOutput {
+    /// One entry per minibatch, in order.
+    pub minibatches: Vec<LossStats>,
+    /// Global gradient norms before clipping, one per optimizer step.
+    pub grad_norms: Vec<f64>,
+    /// True when early stopping ended the epochs.
+    pub early_stopped: bool,
+}
+
+/// Runs the epochs; returns the updated policy.
+pub fn run_epochs(
+    mut policy: Gpt2WithValueHead,
+    optimizer: &mut ModuleOptimizer,
+    data: &StepData,
+    settings: &EpochSettings,
+    rng: &mut StdRng,
+    device: &Device,
+) -> (Gpt2WithValueHead, EpochsOutput) {
+    let b = data.batch.b;
+    let backward = settings.mini_batch_size * settings.grad_accum;
+    let mut out = EpochsOutput::default();
+    for _ in 0..settings.epochs {
+        let mut order: Vec<usize> = (0..b).collect();
+        order.shuffle(rng);
+        for backward_rows in order.chunks(backward) {
+            let mut accumulator = GradientsAccumulator::<Gpt2WithValueHead>::new();
+            for rows in backward_rows.chunks(settings.mini_batch_size) {
+                let (loss, stats) = minibatch_loss(&policy, data, rows, settings, device);
+                let loss = loss.div_scalar(settings.grad_accum as f64);
+                let grads = GradientsParams::from_grads(loss.backward(), &policy);
+                accumulator.accumulate(&policy, grads);
+                if stats.skipped {
+                    tracing::warn!(
+                        ratio = stats.ratio_mean,
+                        threshold = settings.loss.ratio_threshold,
+                        "mean importance ratio above ppo.ratio_threshold: this minibatch's loss \
+                         was zeroed (TRL behaviour); counted in ppo/skipped_minibatches"
+                    );
+                }
+                out.minibatches.push(stats);
+            }
+            let mut grads = accumulator.grads();
+            let norm = global_grad_norm(&policy, &grads);
+            if let Some(max) = settings.max_grad_norm {
+                let scale = max / (norm + 1e-6);
+                if scale < 1.0 {
+                    scale_grads(&policy, &mut grads, scale);
+                }
+            }
+            out.grad_norms.push(norm);
+            policy = optimizer.step(settings.learning_rate, policy, grads);
+        }
+        if let (Some(target_kl), Some(last)) = (settings.early_stopping, out.minibatches.last()) {
+            if last.policykl > 1.5 * target_kl {
+                out.early_stopped = true;
+                break;
+            }
+        }
+    }
+    (policy, out)
+}
+
+fn minibatch_loss(
+    policy: &Gpt2WithValueHead,
+    data: &StepData,
+    rows: &[usize],
+    settings: &EpochSettings,
+    device: &Device,
+) -> (Tensor<1>, LossStats) {
+    let mb = data.batch.select(rows);
+    let r = mb.r;
+    let pick = |v: &[f32]| -> Tensor<2> {
+        let values: Vec<f32> = rows
+            .iter()
+            .flat_map(|&i| v[i * r..(i + 1) * r].iter().copied())
+            .collect();
+        Tensor::from_data(TensorData::new(values, [rows.len(), r]), device)
+    };
+    let forward = forward_window(policy, &mb, settings.temperature, false, true, device);
+    let input = LossInput {
+        old_logprobs: pick(&data.old_logprobs),
+        old_values: pick(&data.old_values),
+        logprobs: forward.logprobs,
+        vpreds: forward.values,
+        mask: mb.mask_tensor(device),
+        advantages: pick(&data.advantages),
+        returns: pick(&data.returns),
+        entropy: forward.entropy,
+    };
+    ppo_loss(input, &settings.loss)
+}
+
+/// `sqrt(Σ ‖g‖²)` over every parameter's gradient (`torch.nn.utils.clip_grad_norm_`'s norm).
+pub fn global_grad_norm<M: Module>(model: &M, grads: &GradientsParams) -> f64 {
+    struct Norm<'a> {
+        grads: &'a GradientsParams,
+        sum: f64,
+    }
+    impl ModuleVisitor for Norm<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                self.sum += f64::from(g.square().sum().into_scalar::<f32>());
+            }
+        }
+    }
+    let mut visitor = Norm { grads, sum: 0.0 };
+    model.visit(&mut visitor);
+    visitor.sum.sqrt()
+}
+
+/// Multiplies every gradient by `scale`.
+pub fn scale_grads<M: Module>(model: &M, grads: &mut GradientsParams, scale: f64) {
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        scale: f64,
+    }
+    impl ModuleVisitor for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.remove::<D>(param.id) {
+                self.grads.register(param.id, g.mul_scalar(self.scale));
+            }
+        }
+    }
+    model.visit(&mut Scale { grads, scale });
+}
