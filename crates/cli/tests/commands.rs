@@ -71,13 +71,13 @@ fn a_backend_that_is_not_compiled_in_names_its_feature() {
 }
 
 #[test]
-fn train_fails_instead_of_pretending_until_it_is_built() {
-    let out = rlhf(&["train"]);
+fn train_offline_without_the_models_names_the_cache_and_the_fix() {
+    let out = rlhf(&["train", "--set", "output.dir=target/test-runs-offline"]);
     assert!(!out.status.success());
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("not built yet"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("not in the hub cache") && stderr.contains("HF_HUB_OFFLINE"),
+        "{stderr}"
     );
 }
 

@@ -1,0 +1,191 @@
+//! `rlhf train` end to end on the tiny fixtures (CPU, offline): metrics, checkpoints, changed
+//! weights, and a resumed run that reproduces the uninterrupted one.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn train(out_dir: &Path, exp: &str, steps: usize, extra: &[&str]) -> Output {
+    let out_dir = out_dir.to_str().unwrap().to_string();
+    let steps = format!("ppo.steps={}", steps * 8);
+    let exp = format!("exp_name={exp}");
+    let out = format!("output.dir={out_dir}");
+    let mut args = vec![
+        "train",
+        "--set",
+        "policy.model=tests/fixtures/models/tiny-gpt2",
+        "--set",
+        "reward.model=tests/fixtures/models/tiny-roberta",
+        "--set",
+        "data.path=tests/fixtures/imdb/sample.parquet",
+        "--set",
+        "ppo.batch_size=8",
+        "--set",
+        "ppo.mini_batch_size=4",
+        "--set",
+        "ppo.learning_rate=1e-3",
+        "--set",
+        "output.save_freq=1",
+        "--set",
+        &steps,
+        "--set",
+        &exp,
+        "--set",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_rlhf"))
+        .args(&args)
+        .current_dir(repo_root())
+        .env("HF_HUB_OFFLINE", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run rlhf")
+}
+
+fn metrics(run: &Path) -> Vec<serde_json::Map<String, Value>> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn weights(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("model.safetensors")).unwrap()
+}
+
+const TRL_KEYS: [&str; 24] = [
+    "env/reward_mean",
+    "env/reward_std",
+    "objective/kl",
+    "objective/kl_coef",
+    "objective/entropy",
+    "ppo/mean_non_score_reward",
+    "ppo/mean_scores",
+    "ppo/std_scores",
+    "ppo/loss/policy",
+    "ppo/loss/value",
+    "ppo/loss/total",
+    "ppo/policy/entropy",
+    "ppo/policy/approxkl",
+    "ppo/policy/policykl",
+    "ppo/policy/clipfrac",
+    "ppo/policy/advantages_mean",
+    "ppo/returns/mean",
+    "ppo/returns/var",
+    "ppo/val/vpred",
+    "ppo/val/error",
+    "ppo/val/clipfrac",
+    "ppo/val/var_explained",
+    "tokens/responses_len_mean",
+    "time/ppo/total",
+];
+
+#[test]
+fn three_steps_write_metrics_checkpoints_and_resume_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = train(tmp.path(), "full", 3, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = tmp.path().join("full");
+    let lines = metrics(&run);
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        for key in TRL_KEYS {
+            let v = line.get(key).and_then(Value::as_f64);
+            assert!(
+                v.is_some_and(f64::is_finite),
+                "step {}: {key} = {:?}",
+                line["step"],
+                line.get(key)
+            );
+        }
+    }
+    // Invariant: before any update the ratio of the first minibatch is exactly 1.
+    assert_eq!(lines[0]["ppo/first_minibatch_ratio"].as_f64(), Some(1.0));
+    // Checkpoints, `latest`, the final export, the plot, the resolved config.
+    for step in 1..=3 {
+        let dir = run.join(format!("checkpoints/step-{step:06}"));
+        for file in [
+            "policy/config.json",
+            "policy/model.safetensors",
+            "optimizer.bpk",
+            "trainer_state.json",
+        ] {
+            assert!(dir.join(file).is_file(), "{}", dir.join(file).display());
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(run.join("latest")).unwrap(),
+        "checkpoints/step-000003"
+    );
+    for file in [
+        "final/config.json",
+        "final/model.safetensors",
+        "training.svg",
+        "config.toml",
+    ] {
+        assert!(run.join(file).is_file(), "{file}");
+    }
+    // The policy changed.
+    let start = weights(&repo_root().join("tests/fixtures/models/tiny-gpt2"));
+    assert_ne!(weights(&run.join("checkpoints/step-000003/policy")), start);
+
+    // Stop after step 2, resume, and get step 3's metrics and weights exactly.
+    let out = train(tmp.path(), "split", 2, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = train(tmp.path(), "split", 3, &["--resume"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resumed = metrics(&tmp.path().join("split"));
+    assert_eq!(resumed.len(), 3);
+    for (a, b) in lines.iter().zip(&resumed) {
+        for (key, value) in a {
+            if !key.starts_with("time/") {
+                assert_eq!(Some(value), b.get(key), "step {}: {key}", a["step"]);
+            }
+        }
+    }
+    assert_eq!(
+        weights(&run.join("checkpoints/step-000003/policy")),
+        weights(&tmp.path().join("split/checkpoints/step-000003/policy"))
+    );
+
+    // A second plain start on a run with checkpoints refuses instead of overwriting.
+    let out = train(tmp.path(), "full", 3, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+}
+
+#[test]
+fn resume_without_a_checkpoint_and_a_wrong_label_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = train(tmp.path(), "none", 1, &["--resume"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no checkpoint to resume"));
+    let out = train(tmp.path(), "label", 1, &["--set", "reward.label=HAPPY"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HAPPY") && stderr.contains("NEGATIVE, POSITIVE"),
+        "{stderr}"
+    );
+}
