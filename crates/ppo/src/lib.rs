@@ -16,6 +16,7 @@ pub mod kl;
 pub mod loss;
 pub mod masked;
 pub mod scores;
+pub mod toy;
 pub mod trainer;
 
 pub use advantages::{Advantages, Rewards, compute_advantages, compute_rewards, last_indices};
