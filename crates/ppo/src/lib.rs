@@ -16,6 +16,7 @@ pub mod kl;
 pub mod loss;
 pub mod masked;
 pub mod scores;
+pub mod tf_adam;
 pub mod toy;
 pub mod trainer;
 

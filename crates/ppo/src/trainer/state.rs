@@ -25,6 +25,7 @@ use crate::advantages::{compute_advantages, compute_rewards, last_indices};
 use crate::kl::{KlController, kl_full, kl_penalty};
 use crate::loss::LossConfig;
 use crate::scores::RunningMoments;
+use crate::tf_adam::TfAdam;
 
 /// Everything a trainer is built from.
 pub struct TrainerParts {
@@ -115,23 +116,24 @@ impl Trainer {
         checkpoint_dir: Option<&Path>,
     ) -> Result<Self, TrainError> {
         let ppo = &parts.config.ppo;
-        if ppo.tf_style_adam {
-            return Err(TrainError::Config(
-                "ppo.tf_style_adam = true is not implemented yet; use the default PyTorch-style \
-                 Adam (set ppo.adam_epsilon to change ε)"
-                    .into(),
-            ));
-        }
         if !parts.device.is_autodiff() {
             return Err(TrainError::Config(
                 "the policy device must be an autodiff device".into(),
             ));
         }
-        let optimizer = AdamConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.999)
-            .with_epsilon(ppo.adam_epsilon as f32)
-            .init();
+        let optimizer = if ppo.tf_style_adam {
+            ModuleOptimizer::from(TfAdam {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: ppo.adam_epsilon as f32,
+            })
+        } else {
+            AdamConfig::new()
+                .with_beta_1(0.9)
+                .with_beta_2(0.999)
+                .with_epsilon(ppo.adam_epsilon as f32)
+                .init()
+        };
         let optimizer = match checkpoint_dir {
             Some(dir) => checkpoint::load_optimizer(dir, optimizer)?,
             None => optimizer,
