@@ -72,7 +72,7 @@ pub struct PpoConfig {
     pub whiten_rewards: bool,
     /// Adam epsilon (PyTorch default 1e-8).
     pub adam_epsilon: f64,
-    /// Put epsilon inside the square root as TensorFlow's Adam does (OpenAI's choice).
+    /// TensorFlow-1 Adam (OpenAI's choice): ε added to `sqrt(v)`, bias correction in the step size.
     pub tf_style_adam: bool,
     /// Divide logits by `generation.temperature` in every logprob (N-details; TRL classic: off).
     pub temperature_scaled_logprobs: bool,
