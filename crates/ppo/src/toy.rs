@@ -37,8 +37,10 @@ impl Scorer for TokenCount {
 /// The toy run's configuration: batch 16 (two minibatches of 8), 4 epochs, 8-token responses,
 /// lr 1e-3, adaptive KL from β = 0.05, EOS never produced (token 63 is EOS; it is not rewarded).
 pub fn toy_config(steps: usize) -> Config {
-    let mut config = Config::default();
-    config.seed = 1;
+    let mut config = Config {
+        seed: 1,
+        ..Config::default()
+    };
     config.ppo.batch_size = 16;
     config.ppo.mini_batch_size = 8;
     config.ppo.steps = steps * 16;

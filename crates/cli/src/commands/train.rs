@@ -70,15 +70,11 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
         config.reward.max_length,
     )?;
     let mut tokenizer_files = vec![tokenizer.source().to_path_buf()];
-    if let Some(extra) = files
+    let extra = files
         .tokenizer
         .as_ref()
-        .map(|t| t.with_file_name("tokenizer_config.json"))
-    {
-        if extra.is_file() {
-            tokenizer_files.push(extra);
-        }
-    }
+        .map(|t| t.with_file_name("tokenizer_config.json"));
+    tokenizer_files.extend(extra.filter(|p| p.is_file()));
     let parts = TrainerParts {
         config: config.clone(),
         device: autodiff,
@@ -111,7 +107,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
         report(&bar, &out, &config, &run_dir)?;
         let step = trainer.step_index();
         let save_freq = config.output.save_freq;
-        if (save_freq > 0 && step % save_freq == 0) || step == total {
+        if (save_freq > 0 && step.is_multiple_of(save_freq)) || step == total {
             let dir = trainer.save_checkpoint()?;
             tracing::info!(checkpoint = %dir.display(), "saved");
         }
@@ -163,7 +159,7 @@ fn report(
         "step done"
     );
     let freq = config.output.sample_freq;
-    if freq > 0 && step % freq == 0 {
+    if freq > 0 && step.is_multiple_of(freq) {
         bar.suspend(|| {
             eprint!(
                 "{}",

@@ -101,11 +101,11 @@ pub fn run_epochs(
             out.grad_norms.push(norm);
             policy = optimizer.step(settings.learning_rate, policy, grads);
         }
-        if let (Some(target_kl), Some(last)) = (settings.early_stopping, out.minibatches.last()) {
-            if last.policykl > 1.5 * target_kl {
-                out.early_stopped = true;
-                break;
-            }
+        if let (Some(target_kl), Some(last)) = (settings.early_stopping, out.minibatches.last())
+            && last.policykl > 1.5 * target_kl
+        {
+            out.early_stopped = true;
+            break;
         }
     }
     (policy, out)
