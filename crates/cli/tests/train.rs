@@ -189,3 +189,32 @@ fn resume_without_a_checkpoint_and_a_wrong_label_are_clear_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn one_minibatch_per_epoch_trains_on_the_rollout_forward() {
+    // mini_batch_size = batch_size: epoch 0 reuses the forward that gave the old log-probs.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = train(
+        tmp.path(),
+        "single",
+        2,
+        &[
+            "--set",
+            "ppo.mini_batch_size=8",
+            "--set",
+            "ppo.max_grad_norm=1.0",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = metrics(&tmp.path().join("single"));
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["ppo/first_minibatch_ratio"].as_f64(), Some(1.0));
+        assert_eq!(line["ppo/minibatches"].as_u64(), Some(4));
+        assert!(line["ppo/grad_norm"].as_f64().is_some_and(f64::is_finite));
+    }
+}

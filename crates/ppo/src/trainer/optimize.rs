@@ -8,7 +8,7 @@ use models::Gpt2WithValueHead;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::window::{SequenceBatch, forward_window};
+use super::window::{SequenceBatch, WindowOutput, forward_window};
 use crate::loss::{LossConfig, LossInput, LossStats, ppo_loss};
 
 /// Rollout quantities the epochs train on, host-side `[b, r]` row-major.
@@ -52,18 +52,25 @@ pub struct EpochSettings {
 pub struct EpochsOutput {
     /// One entry per minibatch, in order.
     pub minibatches: Vec<LossStats>,
-    /// Global gradient norms before clipping, one per optimizer step.
+    /// Global gradient norms before clipping, one per optimizer step (only with
+    /// `max_grad_norm`: computing them costs a pass over every gradient).
     pub grad_norms: Vec<f64>,
     /// True when early stopping ended the epochs.
     pub early_stopped: bool,
 }
 
 /// Runs the epochs; returns the updated policy.
+///
+/// `first_forward` is the policy's tracked forward over the whole batch, when the caller already
+/// ran it to get the rollout log-probs (one minibatch per epoch): epoch 0 then trains on it
+/// instead of recomputing the same forward. Row order inside a minibatch does not change its
+/// loss, so epoch 0 takes the rows in batch order.
 pub fn run_epochs(
     mut policy: Gpt2WithValueHead,
     optimizer: &mut ModuleOptimizer,
     data: &StepData,
     settings: &EpochSettings,
+    mut first_forward: Option<WindowOutput>,
     rng: &mut StdRng,
     device: &Device,
 ) -> (Gpt2WithValueHead, EpochsOutput) {
@@ -73,10 +80,24 @@ pub fn run_epochs(
     for _ in 0..settings.epochs {
         let mut order: Vec<usize> = (0..b).collect();
         order.shuffle(rng);
+        if first_forward.is_some() {
+            order.sort_unstable();
+        }
         for backward_rows in order.chunks(backward) {
             let mut accumulator = GradientsAccumulator::<Gpt2WithValueHead>::new();
             for rows in backward_rows.chunks(settings.mini_batch_size) {
-                let (loss, stats) = minibatch_loss(&policy, data, rows, settings, device);
+                let forward = match first_forward.take() {
+                    Some(forward) if rows.len() == b => forward,
+                    _ => forward_window(
+                        &policy,
+                        &data.batch.select(rows),
+                        settings.temperature,
+                        false,
+                        true,
+                        device,
+                    ),
+                };
+                let (loss, stats) = minibatch_loss(forward, data, rows, settings, device);
                 let loss = loss.div_scalar(settings.grad_accum as f64);
                 let grads = GradientsParams::from_grads(loss.backward(), &policy);
                 accumulator.accumulate(&policy, grads);
@@ -91,14 +112,14 @@ pub fn run_epochs(
                 out.minibatches.push(stats);
             }
             let mut grads = accumulator.grads();
-            let norm = global_grad_norm(&policy, &grads);
             if let Some(max) = settings.max_grad_norm {
+                let norm = global_grad_norm(&policy, &grads);
                 let scale = max / (norm + 1e-6);
                 if scale < 1.0 {
                     scale_grads(&policy, &mut grads, scale);
                 }
+                out.grad_norms.push(norm);
             }
-            out.grad_norms.push(norm);
             policy = optimizer.step(settings.learning_rate, policy, grads);
         }
         if let (Some(target_kl), Some(last)) = (settings.early_stopping, out.minibatches.last())
@@ -112,14 +133,13 @@ pub fn run_epochs(
 }
 
 fn minibatch_loss(
-    policy: &Gpt2WithValueHead,
+    forward: WindowOutput,
     data: &StepData,
     rows: &[usize],
     settings: &EpochSettings,
     device: &Device,
 ) -> (Tensor<1>, LossStats) {
-    let mb = data.batch.select(rows);
-    let r = mb.r;
+    let r = data.batch.r;
     let pick = |v: &[f32]| -> Tensor<2> {
         let values: Vec<f32> = rows
             .iter()
@@ -127,13 +147,16 @@ fn minibatch_loss(
             .collect();
         Tensor::from_data(TensorData::new(values, [rows.len(), r]), device)
     };
-    let forward = forward_window(policy, &mb, settings.temperature, false, true, device);
+    let mask: Vec<f32> = rows
+        .iter()
+        .flat_map(|&i| data.batch.response_mask[i * r..(i + 1) * r].iter().copied())
+        .collect();
     let input = LossInput {
         old_logprobs: pick(&data.old_logprobs),
         old_values: pick(&data.old_values),
         logprobs: forward.logprobs,
         vpreds: forward.values,
-        mask: mb.mask_tensor(device),
+        mask: Tensor::from_data(TensorData::new(mask, [rows.len(), r]), device),
         advantages: pick(&data.advantages),
         returns: pick(&data.returns),
         entropy: forward.entropy,

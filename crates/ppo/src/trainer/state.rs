@@ -276,13 +276,31 @@ impl Trainer {
             1.0
         };
         let full = ppo.kl_penalty == KlPenalty::Full;
+        // With one minibatch per epoch, the tracked forward epoch 0 trains on gives the rollout
+        // log-probs and values too (ratio exactly 1 there), so it runs once, here.
+        let single =
+            ppo.mini_batch_size >= batch.b && ppo.gradient_accumulation_steps == 1 && !full;
+        let mut first_forward = None;
         let frozen = self.parts.policy.clone().no_grad();
         let (mut old_logprobs, mut old_values, mut ref_logprobs, mut full_kls) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let all: Vec<usize> = (0..batch.b).collect();
         for chunk in all.chunks(ppo.mini_batch_size) {
             let mb = batch.select(chunk);
-            let ours = forward_window(&frozen, &mb, temperature, full, false, &self.parts.device);
+            let ours = if single {
+                let tracked = forward_window(
+                    &self.parts.policy,
+                    &mb,
+                    temperature,
+                    false,
+                    true,
+                    &self.parts.device,
+                );
+                first_forward = Some(tracked.clone());
+                tracked
+            } else {
+                forward_window(&frozen, &mb, temperature, full, false, &self.parts.device)
+            };
             let theirs = forward_window(
                 &self.parts.reference,
                 &mb,
@@ -291,8 +309,8 @@ impl Trainer {
                 false,
                 &self.plain,
             );
-            old_logprobs.extend(host(ours.logprobs));
-            old_values.extend(host(ours.values));
+            old_logprobs.extend(host(ours.logprobs.detach()));
+            old_values.extend(host(ours.values.detach()));
             ref_logprobs.extend(host(theirs.logprobs));
             if let (Some(a), Some(b)) = (ours.log_dists, theirs.log_dists) {
                 let a = Tensor::<3>::from_data(a.into_data(), &self.plain);
@@ -360,6 +378,7 @@ impl Trainer {
             &mut self.optimizer,
             &data,
             &settings,
+            first_forward,
             &mut shuffle_rng,
             &self.parts.device,
         );

@@ -122,9 +122,11 @@ pub fn step_metrics(rec: &StepRecord<'_>) -> Metrics {
         ("ppo/val/mean", avg(|s| s.val_mean)),
         ("ppo/val/var", avg(|s| s.val_var)),
         ("ppo/val/var_explained", 1.0 - error / returns_var),
-        ("ppo/grad_norm", mean(&rec.epochs.grad_norms)),
     ] {
         put(key, json!(value));
+    }
+    if !rec.epochs.grad_norms.is_empty() {
+        put("ppo/grad_norm", json!(mean(&rec.epochs.grad_norms)));
     }
     put(
         "ppo/skipped_minibatches",
