@@ -12,6 +12,10 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc instead of glibc malloc: see the workspace Cargo.toml (measured in docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

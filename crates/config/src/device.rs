@@ -28,6 +28,11 @@ pub enum DeviceSpec {
 pub const DEVICE_SYNTAX: &str = "flex, cuda[:N], tch-cpu, tch-cuda[:N], vulkan[:N]";
 
 impl DeviceSpec {
+    /// True for devices whose memory is host memory (`flex`, `tch-cpu`).
+    pub fn is_cpu(&self) -> bool {
+        matches!(self, DeviceSpec::Flex | DeviceSpec::TchCpu)
+    }
+
     /// The cargo feature of the cli crate that compiles this backend in.
     pub fn cargo_feature(self) -> &'static str {
         match self {

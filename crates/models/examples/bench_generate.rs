@@ -14,6 +14,10 @@ use models::{GenerationConfig, Gpt2WithValueHead, ModelFiles, ValueHeadInit, gen
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+/// The same allocator as the `rlhf` binary, so the figures match what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NEW_TOKENS: usize = 16;
 const REPEATS: usize = 3;
 

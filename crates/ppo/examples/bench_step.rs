@@ -15,6 +15,10 @@ use models::{Gpt2WithValueHead, ModelFiles, RewardModel, ValueHeadInit};
 use ppo::Trainer;
 use ppo::trainer::{ClassifierScorer, TrainerParts};
 
+/// The same allocator as the `rlhf` binary, so the figures match what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NEW_TOKENS: usize = 16;
 const REPEATS: usize = 2;
 

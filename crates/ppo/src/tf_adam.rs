@@ -6,7 +6,7 @@
 //! Early in training `sqrt(v)` is small, so TF's ε damps the first updates much more
 //! ("The N Implementation Details of RLHF with PPO": PyTorch's ε gives ~6× larger early steps).
 
-use burn::optim::{AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 
 /// TF1 Adam (`ppo.tf_style_adam = true`); no weight decay, no AMSGrad.
@@ -21,7 +21,7 @@ pub struct TfAdam {
 }
 
 impl Optimizer for TfAdam {
-    type State<const D: usize> = AdaptiveMomentumState<D>;
+    type State<const D: usize> = AdamState<D>;
 
     fn step<const D: usize>(
         &self,
@@ -31,7 +31,7 @@ impl Optimizer for TfAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let (b1, b2) = (self.beta_1, self.beta_2);
-        let state = match state {
+        let state = match state.map(|s| s.momentum) {
             Some(mut s) => {
                 s.moment_1 = s
                     .moment_1
@@ -57,12 +57,11 @@ impl Optimizer for TfAdam {
             .clone()
             .div(state.moment_2.clone().sqrt().add_scalar(self.epsilon))
             .mul_scalar(lr_t);
-        (tensor - update, Some(state))
+        (tensor - update, Some(AdamState::new(state)))
     }
 
     fn to_device<const D: usize>(mut state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.moment_1 = state.moment_1.to_device(device);
-        state.moment_2 = state.moment_2.to_device(device);
+        state.momentum = state.momentum.to_device(device);
         state
     }
 }

@@ -22,6 +22,7 @@ use super::rollout::{Scorer, rollout};
 use super::stats::{StepRecord, step_metrics};
 use super::window::{SequenceBatch, forward_window};
 use crate::advantages::{compute_advantages, compute_rewards, last_indices};
+use crate::host_adam::HostAdam;
 use crate::kl::{KlController, kl_full, kl_penalty};
 use crate::loss::LossConfig;
 use crate::scores::RunningMoments;
@@ -121,7 +122,15 @@ impl Trainer {
                 "the policy device must be an autodiff device".into(),
             ));
         }
-        let optimizer = if ppo.tf_style_adam {
+        let optimizer = if parts.config.device.is_cpu() {
+            // One fused parallel pass instead of a dozen single-threaded tensor ops.
+            ModuleOptimizer::from(HostAdam {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: ppo.adam_epsilon as f32,
+                tf_style: ppo.tf_style_adam,
+            })
+        } else if ppo.tf_style_adam {
             ModuleOptimizer::from(TfAdam {
                 beta_1: 0.9,
                 beta_2: 0.999,
