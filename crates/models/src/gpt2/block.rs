@@ -5,7 +5,7 @@
 
 use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
-use burn::tensor::activation::{gelu, gelu_approximate};
+use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
@@ -84,12 +84,23 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let h = self.c_fc.forward(x);
         let h = if self.approximate_gelu {
-            gelu_approximate(h)
+            gelu_new(h)
         } else {
             gelu(h)
         };
         self.c_proj.forward(h)
     }
+}
+
+/// GPT-2's `gelu_new`, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, computed as the equal
+/// `x·σ(x·(c₁ + c₂·x²))` with `c₁ = 2√(2/π)`, `c₂ = 0.044715·c₁` (since `½(1 + tanh z) = σ(2z)`):
+/// six cheap element-wise ops with a native sigmoid instead of burn's `powf` + `tanh` chain,
+/// which took a third of a CPU block forward.
+pub fn gelu_new<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    const C1: f64 = 2.0 * 0.797_884_560_802_865_4; // 2·√(2/π)
+    const C2: f64 = 0.044_715 * C1;
+    let inner = (x.clone() * x.clone()).mul_scalar(C2).add_scalar(C1) * x.clone();
+    x * sigmoid(inner)
 }
 
 /// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
@@ -115,5 +126,26 @@ impl Block {
     ) -> Tensor<3> {
         let x = x.clone() + self.attn.forward(self.ln_1.forward(x), mask, cache);
         x.clone() + self.mlp.forward(self.ln_2.forward(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::activation::gelu_approximate;
+    use burn::tensor::{Device, Tensor};
+
+    #[test]
+    fn gelu_new_equals_the_tanh_formula() {
+        let device = Device::flex();
+        let x: Tensor<1> =
+            Tensor::from_floats([-6.0, -2.5, -1.0, -0.1, 0.0, 0.3, 1.0, 2.0, 7.5], &device);
+        let a: Vec<f32> = super::gelu_new(x.clone())
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let b: Vec<f32> = gelu_approximate(x).into_data().iter::<f32>().collect();
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 2e-6, "{a:?} vs {b:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@ mod config;
 mod load;
 mod model;
 
-pub use block::{Attention, Block, LayerCache, Mlp};
+pub use block::{Attention, Block, LayerCache, Mlp, gelu_new};
 pub use config::Gpt2Config;
 pub use load::IGNORED_GPT2_KEYS;
 pub(crate) use load::load_layer_norm;
