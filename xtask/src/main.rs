@@ -48,11 +48,15 @@ enum Task {
         #[arg(long, default_value_t = 1e-3)]
         tolerance: f64,
     },
-    /// Benchmarks side by side with the Python reference (transformers) when it is installed.
+    /// Benchmarks side by side with the Python reference (transformers, TRL 0.11.4) when it is
+    /// installed: generation tokens/s, reward scoring texts/s, full PPO steps by phase.
     Bench {
         /// Generation batch sizes.
-        #[arg(long, num_args = 1.., default_values_t = [1usize, 16])]
+        #[arg(long, num_args = 1.., default_values_t = [1usize, 16, 64])]
         batch: Vec<usize>,
+        /// PPO step batch sizes (mini-batch = batch, 4 epochs).
+        #[arg(long, num_args = 1.., default_values_t = [16usize, 64])]
+        ppo_batch: Vec<usize>,
         /// Report our figures only, even if Python is available.
         #[arg(long)]
         no_python: bool,
@@ -111,7 +115,18 @@ fn run(task: Task) -> anyhow::Result<()> {
             model_dir,
             tolerance,
         } => reference::parity(&root, model_dir, tolerance),
-        Task::Bench { batch, no_python } => bench::bench(&root, &batch, no_python),
+        Task::Bench {
+            batch,
+            ppo_batch,
+            no_python,
+        } => bench::bench(
+            &root,
+            &bench::BenchPlan {
+                generation: batch,
+                ppo: ppo_batch,
+                skip_python: no_python,
+            },
+        ),
         Task::Demo => not_built("the offline IMDB demo (`demo`)", 5),
     }
 }
