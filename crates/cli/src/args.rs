@@ -59,6 +59,10 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print statistics of a review dataset and sample prompts built from it.
     Data(DataArgs),
+    /// Evaluate a trained policy against its baseline on held-out prompts: reward, fraction
+    /// positive, KL and perplexity under the baseline, distinct-n, samples, a JSON report and a
+    /// reward histogram.
+    Eval(EvalArgs),
     /// Write a policy checkpoint as a Hugging Face model directory (config.json,
     /// model.safetensors, tokenizer.json) that transformers' GPT2LMHeadModel loads.
     Export(ExportArgs),
@@ -114,6 +118,27 @@ pub struct GenerateArgs {
     /// Print JSON lines with tokens and log-probabilities instead of plain text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rlhf eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The trained policy: a run directory (newest checkpoint), checkpoint or model directory.
+    #[arg(long, value_name = "DIR")]
+    pub policy: PathBuf,
+    /// The baseline and reference model (default: policy.model).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Held-out reviews (parquet, stanfordnlp/imdb schema; = --set data.path=...). Default: the
+    /// configured data set with split `test`.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Prompts to evaluate (a seeded random subset).
+    #[arg(long, default_value_t = 256)]
+    pub num_prompts: usize,
+    /// Output directory for report.json and rewards.svg (default: `<output.dir>/<exp_name>/eval`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `rlhf export`.

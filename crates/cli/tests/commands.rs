@@ -234,3 +234,38 @@ fn config_shows_layers_and_rejects_unknown_keys() {
         "{stderr}"
     );
 }
+
+#[test]
+fn eval_reports_both_policies_and_zero_kl_for_the_baseline() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = rlhf(&[
+        "eval",
+        "--policy",
+        TINY_GPT2,
+        "--baseline",
+        TINY_GPT2,
+        "--set",
+        "reward.model=tests/fixtures/models/tiny-roberta",
+        "--data",
+        "tests/fixtures/imdb/sample.parquet",
+        "--num-prompts",
+        "8",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("fraction positive"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.path().join("report.json")).unwrap())
+            .unwrap();
+    for side in ["before", "after"] {
+        assert_eq!(report[side]["samples"], 8);
+        assert_eq!(report[side]["rewards"].as_array().unwrap().len(), 8);
+        // The reference is the baseline itself: the sampled-token KL is exactly 0.
+        assert_eq!(report[side]["kl_to_reference"].as_f64(), Some(0.0));
+        assert!(report[side]["perplexity_under_reference"].as_f64().unwrap() > 1.0);
+    }
+    // Same seed, same model: identical samples.
+    assert_eq!(report["before"]["rewards"], report["after"]["rewards"]);
+    assert!(out_dir.path().join("rewards.svg").is_file());
+}

@@ -12,6 +12,7 @@
 //! config struct; the trainer wires them to models and configuration.
 
 pub mod advantages;
+pub mod eval;
 pub mod host_adam;
 pub mod kl;
 pub mod loss;

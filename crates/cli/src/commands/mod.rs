@@ -1,6 +1,7 @@
 //! Subcommand dispatch.
 
 mod data;
+mod eval;
 mod export;
 mod generate;
 mod load;
@@ -21,5 +22,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(&cli.layers, &args),
         Command::Score(args) => score::run(&cli.layers, &args),
         Command::Export(args) => export::run(&cli.layers, &args),
+        Command::Eval(args) => eval::run(&cli.layers, &args),
     }
 }

@@ -1,0 +1,173 @@
+//! `rlhf eval`: a trained policy next to its baseline on held-out prompts.
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use dataset::{HubOptions, PromptLoader};
+use models::sampling::Sampler;
+use models::{GenerationConfig, RewardModel};
+use ppo::eval::{EvalReport, EvalSetup, evaluate, histogram_svg};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use super::load::{load_policy, load_prompts};
+use crate::args::{ConfigArgs, EvalArgs};
+use crate::{device, progress};
+
+/// Evaluates `--policy` and the baseline on the same prompts with the same seed.
+pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
+    let mut extra = Vec::new();
+    match &args.data {
+        Some(path) => extra.push(format!(
+            "data.path={}",
+            serde_json::Value::from(path.to_string_lossy().as_ref())
+        )),
+        None => extra.push("data.split=\"test\"".into()),
+    }
+    let config = layers.load(extra)?;
+    let device = device::select(config.device)?;
+    if args.num_prompts == 0 {
+        bail!("--num-prompts must be at least 1");
+    }
+    let prompt_set = load_prompts(&config)?;
+    let n = args.num_prompts.min(prompt_set.prompts.len());
+    let mut loader = PromptLoader::new(prompt_set.prompts.len(), n, config.seed ^ 0xE7A1)?;
+    let prompts: Vec<(Vec<u32>, String)> = loader
+        .next_batch()
+        .into_iter()
+        .map(|i| {
+            (
+                prompt_set.prompts[i].input_ids.clone(),
+                prompt_set.prompts[i].query.clone(),
+            )
+        })
+        .collect();
+
+    let spinner = progress::spinner("loading models");
+    let trained = load_policy(&config, None, Some(&args.policy), &device)?;
+    let baseline = load_policy(&config, args.baseline.as_deref(), None, &device)?;
+    let reward = RewardModel::load(
+        &config.reward.model,
+        &config.reward.revision,
+        &HubOptions::from_env(),
+        &device,
+    )
+    .with_context(|| format!("cannot load the reward model `{}`", config.reward.model))?;
+    spinner.finish_and_clear();
+    let label = reward.label_index(&config.reward.label).with_context(|| {
+        format!(
+            "reward.label `{}` is not one of {}",
+            config.reward.label,
+            reward.labels.join(", ")
+        )
+    })?;
+    let g = &config.generation;
+    let eos = trained.config.eos_token_id;
+    let setup = EvalSetup {
+        reference: &baseline.policy,
+        n_positions: trained.config.n_positions,
+        tokenizer: &trained.tokenizer,
+        reward: &reward,
+        label,
+        mode: config.reward.mode,
+        batch_size: config.reward.batch_size,
+        generation: GenerationConfig {
+            max_new_tokens: g.output_max_length.saturating_sub(1).max(1),
+            min_new_tokens: 0,
+            sampler: Sampler {
+                do_sample: g.do_sample,
+                temperature: g.temperature,
+                top_k: g.top_k,
+                top_p: g.top_p,
+            },
+            eos_token_id: Some(eos),
+            pad_token_id: eos,
+        },
+        device: &device,
+    };
+    let spinner = progress::spinner("evaluating the baseline");
+    let before = evaluate(
+        &baseline.policy.valid(),
+        &prompts,
+        &setup,
+        &mut StdRng::seed_from_u64(config.seed),
+    )?;
+    spinner.set_message("evaluating the policy");
+    let after = evaluate(
+        &trained.policy.valid(),
+        &prompts,
+        &setup,
+        &mut StdRng::seed_from_u64(config.seed),
+    )?;
+    spinner.finish_and_clear();
+
+    print_table(&before, &after);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.run_dir().join("eval"));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let report = json!({
+        "policy": args.policy,
+        "baseline": args.baseline.clone().unwrap_or(config.policy.model.clone()),
+        "prompts": prompts.len(),
+        "seed": config.seed,
+        "before": before,
+        "after": after,
+    });
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    let svg = histogram_svg(&[("baseline", &before.rewards), ("policy", &after.rewards)]);
+    std::fs::write(out.join("rewards.svg"), svg)?;
+    println!(
+        "wrote {} and {}",
+        out.join("report.json").display(),
+        out.join("rewards.svg").display()
+    );
+    Ok(())
+}
+
+fn print_table(before: &EvalReport, after: &EvalReport) {
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "metric", "baseline", "policy", "change"
+    );
+    let rows = [
+        ("reward mean", before.reward_mean, after.reward_mean),
+        ("reward median", before.reward_median, after.reward_median),
+        (
+            "fraction positive",
+            before.fraction_positive,
+            after.fraction_positive,
+        ),
+        (
+            "KL to baseline (nats/seq)",
+            before.kl_to_reference,
+            after.kl_to_reference,
+        ),
+        (
+            "perplexity under baseline",
+            before.perplexity_under_reference,
+            after.perplexity_under_reference,
+        ),
+        ("distinct-1", before.distinct_1, after.distinct_1),
+        ("distinct-2", before.distinct_2, after.distinct_2),
+        (
+            "response length",
+            before.response_len_mean,
+            after.response_len_mean,
+        ),
+    ];
+    for (name, a, b) in rows {
+        println!("{name:<28} {a:>10.3} {b:>10.3} {:>+10.3}", b - a);
+    }
+    println!("\nsamples (same prompt, baseline | policy):");
+    for (x, y) in before.examples.iter().zip(&after.examples).take(6) {
+        println!(
+            "  {:?}\n    {:+.2} {:?}\n    {:+.2} {:?}",
+            x.query, x.reward, x.response, y.reward, y.response
+        );
+    }
+}
