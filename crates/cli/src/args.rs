@@ -59,6 +59,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print statistics of a review dataset and sample prompts built from it.
     Data(DataArgs),
+    /// Train a RoBERTa sentiment classifier (the reward model) on labelled reviews; saved in
+    /// Hugging Face layout with labels NEGATIVE/POSITIVE, usable as reward.model.
+    TrainReward(TrainRewardArgs),
     /// Evaluate a trained policy against its baseline on held-out prompts: reward, fraction
     /// positive, KL and perplexity under the baseline, distinct-n, samples, a JSON report and a
     /// reward histogram.
@@ -118,6 +121,53 @@ pub struct GenerateArgs {
     /// Print JSON lines with tokens and log-probabilities instead of plain text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rlhf train-reward`.
+#[derive(Debug, Args)]
+pub struct TrainRewardArgs {
+    /// Training reviews (parquet, stanfordnlp/imdb schema). Default: the configured data set.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Held-out reviews for loss/accuracy. Default: the configured data set, split `test`.
+    #[arg(long, value_name = "FILE")]
+    pub test_data: Option<PathBuf>,
+    /// Use at most this many training reviews (seeded random subset; 0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub train_samples: usize,
+    /// Use at most this many test reviews (seeded random subset; 0 = all).
+    #[arg(long, default_value_t = 1000)]
+    pub test_samples: usize,
+    /// Fine-tune this classifier (directory or hub id) instead of starting from random weights.
+    #[arg(long)]
+    pub base_model: Option<String>,
+    /// RoBERTa tokenizer.json (default: the base model's).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Hidden size of a fresh model.
+    #[arg(long, default_value_t = 64)]
+    pub hidden_size: usize,
+    /// Encoder layers of a fresh model.
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Attention heads of a fresh model.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Tokens per review (longer reviews are cut, keeping `</s>`).
+    #[arg(long, default_value_t = 256)]
+    pub max_length: usize,
+    /// Passes over the training reviews.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Reviews per step.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Peak learning rate (linear warm-up over 10 % of the steps, then linear decay).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Output directory (HF layout + metrics.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `rlhf eval`.

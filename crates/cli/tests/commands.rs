@@ -269,3 +269,62 @@ fn eval_reports_both_policies_and_zero_kl_for_the_baseline() {
     assert_eq!(report["before"]["rewards"], report["after"]["rewards"]);
     assert!(out_dir.path().join("rewards.svg").is_file());
 }
+
+#[test]
+fn train_reward_saves_a_classifier_that_score_loads() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("rm");
+    let out = rlhf(&[
+        "train-reward",
+        "--data",
+        "tests/fixtures/imdb/sample.parquet",
+        "--test-data",
+        "tests/fixtures/imdb/sample.parquet",
+        "--train-samples",
+        "64",
+        "--test-samples",
+        "32",
+        "--tokenizer",
+        "tests/fixtures/tokenizers/roberta/tokenizer.json",
+        "--hidden-size",
+        "16",
+        "--max-length",
+        "48",
+        "--epochs",
+        "1",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("epoch 1: train loss"));
+    let metrics = std::fs::read_to_string(out_path.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 1);
+    let out = rlhf(&[
+        "score",
+        "--model",
+        out_path.to_str().unwrap(),
+        "--text",
+        "great",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("POSITIVE"));
+
+    // A missing tokenizer file is a clear error.
+    let out = rlhf(&[
+        "train-reward",
+        "--data",
+        "tests/fixtures/imdb/sample.parquet",
+        "--tokenizer",
+        "no/such/tokenizer.json",
+        "--out",
+        out_path.to_str().unwrap(),
+        "--test-data",
+        "tests/fixtures/imdb/sample.parquet",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("tokenizer"),
+        "{}",
+        text(&out.stderr)
+    );
+}

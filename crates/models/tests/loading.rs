@@ -285,3 +285,42 @@ fn hub_ids_load_from_the_hf_cache_offline() {
         ModelFiles::resolve("siebert/sentiment-roberta-large-english", "main", &hub).unwrap_err();
     assert!(err.to_string().contains("HF_HUB_OFFLINE"), "{err}");
 }
+
+#[test]
+fn a_fresh_roberta_classifier_saves_in_hf_layout_and_loads_back() {
+    let mut config = RobertaConfig::from_file(&roberta_dir().join("config.json")).unwrap();
+    config.num_hidden_layers = 1;
+    let dev = device();
+    let model = RobertaForSequenceClassification::init(&config, &dev);
+    let dir = tempfile::tempdir().unwrap();
+    model
+        .save(&config, dir.path(), &[roberta_dir().join("tokenizer.json")])
+        .unwrap();
+    let (loaded, config2) =
+        RobertaForSequenceClassification::load(&files(dir.path()), &dev).unwrap();
+    assert_eq!(config2.id2label, config.id2label);
+    let a: Vec<Vec<f32>> = model
+        .hf_tensors()
+        .into_iter()
+        .map(|(_, t)| t.iter::<f32>().collect())
+        .collect();
+    let b: Vec<Vec<f32>> = loaded
+        .hf_tensors()
+        .into_iter()
+        .map(|(_, t)| t.iter::<f32>().collect())
+        .collect();
+    assert_eq!(a, b);
+    // Padding rows start at zero, as transformers initialises them.
+    let pad: Vec<f32> = model
+        .roberta
+        .embeddings
+        .word_embeddings
+        .weight
+        .val()
+        .into_data()
+        .iter::<f32>()
+        .skip(config.hidden_size)
+        .take(config.hidden_size)
+        .collect();
+    assert!(pad.iter().all(|&x| x == 0.0));
+}

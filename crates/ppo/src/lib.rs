@@ -17,6 +17,7 @@ pub mod host_adam;
 pub mod kl;
 pub mod loss;
 pub mod masked;
+pub mod reward_training;
 pub mod scores;
 pub mod tf_adam;
 pub mod toy;

@@ -7,6 +7,7 @@ mod generate;
 mod load;
 mod score;
 mod train;
+mod train_reward;
 
 use crate::args::{Cli, Command};
 
@@ -23,5 +24,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(&cli.layers, &args),
         Command::Export(args) => export::run(&cli.layers, &args),
         Command::Eval(args) => eval::run(&cli.layers, &args),
+        Command::TrainReward(args) => train_reward::run(&cli.layers, &args),
     }
 }

@@ -100,6 +100,31 @@ impl RobertaConfig {
         Ok(labels.into_iter().map(Option::unwrap_or_default).collect())
     }
 
+    /// The `config.json` an export writes (transformers' keys).
+    pub fn to_hf_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("model_type".into(), "roberta".into());
+            map.insert(
+                "architectures".into(),
+                serde_json::json!(["RobertaForSequenceClassification"]),
+            );
+            let label2id: serde_json::Map<String, serde_json::Value> = self
+                .id2label
+                .iter()
+                .filter_map(|(id, name)| Some((name.clone(), id.parse::<u64>().ok()?.into())))
+                .collect();
+            map.insert("label2id".into(), label2id.into());
+            map.insert("bos_token_id".into(), 0.into());
+            map.insert("eos_token_id".into(), 2.into());
+            map.insert("hidden_dropout_prob".into(), 0.1.into());
+            map.insert("attention_probs_dropout_prob".into(), 0.1.into());
+            map.insert("initializer_range".into(), 0.02.into());
+            map.insert("torch_dtype".into(), "float32".into());
+        }
+        value
+    }
+
     /// Number of output classes.
     pub fn num_labels(&self) -> usize {
         self.id2label.len().max(2)

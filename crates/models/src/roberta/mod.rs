@@ -1,6 +1,7 @@
 //! RoBERTa encoder and `RobertaForSequenceClassification` (the reward model).
 
 mod config;
+mod init;
 mod load;
 mod model;
 

@@ -1,0 +1,152 @@
+//! `rlhf train-reward`: a sentiment classifier for PPO's reward, trained on labelled reviews.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use dataset::{HubOptions, Review, Tokenizer, read_reviews, resolve_data_file};
+use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
+use ppo::reward_training::{ClassifierSettings, encode, evaluate_classifier, train_classifier};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::args::{ConfigArgs, TrainRewardArgs};
+use crate::{device, progress};
+
+/// Trains and saves the classifier; prints loss and accuracy per epoch.
+pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
+    let config = layers.load(Vec::new())?;
+    let plain = device::select(config.device)?;
+    let autodiff = plain.clone().autodiff();
+    let hub = HubOptions::from_env();
+    let read = |path: &Option<PathBuf>, split: &str, limit: usize| -> anyhow::Result<Vec<Review>> {
+        let mut data = config.data.clone();
+        data.split = split.into();
+        if let Some(p) = path {
+            data.path = Some(p.clone());
+        }
+        let file = resolve_data_file(&data, &hub)
+            .with_context(|| format!("cannot find the {split} reviews"))?;
+        let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        if let Some(bad) = reviews.iter().find(|r| !(0..=1).contains(&r.label)) {
+            bail!(
+                "`{}` has label {}; the classifier needs 0 (negative) / 1 (positive)",
+                file.display(),
+                bad.label
+            );
+        }
+        reviews.shuffle(&mut StdRng::seed_from_u64(config.seed));
+        if limit > 0 {
+            reviews.truncate(limit);
+        }
+        Ok(reviews)
+    };
+    let train = read(&args.data, &config.data.split, args.train_samples)?;
+    let test = read(&args.test_data, "test", args.test_samples)?;
+
+    let (model, model_config, tokenizer_path) = match &args.base_model {
+        Some(spec) => {
+            let files = ModelFiles::resolve(spec, "main", &hub)?;
+            let (model, cfg) = RobertaForSequenceClassification::load(&files, &autodiff)?;
+            let tok = args.tokenizer.clone().or(files.tokenizer.clone());
+            (model, cfg, tok)
+        }
+        None => {
+            let cfg: RobertaConfig = serde_json::from_value(serde_json::json!({
+                "model_type": "roberta", "vocab_size": 50265, "hidden_size": args.hidden_size,
+                "num_hidden_layers": args.layers, "num_attention_heads": args.heads,
+                "intermediate_size": 4 * args.hidden_size,
+                "max_position_embeddings": args.max_length + 2, "type_vocab_size": 1,
+                "pad_token_id": 1, "id2label": {"0": "NEGATIVE", "1": "POSITIVE"},
+            }))?;
+            if args.hidden_size == 0
+                || args.heads == 0
+                || !args.hidden_size.is_multiple_of(args.heads)
+            {
+                bail!("--hidden-size must be a positive multiple of --heads");
+            }
+            autodiff.seed(config.seed);
+            (
+                RobertaForSequenceClassification::init(&cfg, &autodiff),
+                cfg,
+                args.tokenizer.clone(),
+            )
+        }
+    };
+    let tokenizer_path = tokenizer_path
+        .context("no RoBERTa tokenizer: pass --tokenizer (e.g. tests/fixtures/tokenizers/roberta/tokenizer.json)")?;
+    let tokenizer = Tokenizer::from_file(&tokenizer_path)?;
+    let max_length = args
+        .max_length
+        .min(model_config.max_position_embeddings - 2);
+    let spinner = progress::spinner("tokenizing");
+    let (train_enc, test_enc) = (
+        encode(&tokenizer, &train, max_length)?,
+        encode(&tokenizer, &test, max_length)?,
+    );
+    spinner.finish_and_clear();
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
+    let (loss0, acc0) = evaluate_classifier(
+        &burn::module::Module::valid(&model),
+        &test_enc,
+        args.batch_size,
+        1,
+        &plain,
+    );
+    println!(
+        "before training: test loss {loss0:.4}, accuracy {:.1} % ({} reviews)",
+        acc0 * 100.0,
+        test.len()
+    );
+    let settings = ClassifierSettings {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        warmup_frac: 0.1,
+        weight_decay: 0.01,
+        seed: config.seed,
+        pad_id: model_config.pad_token_id,
+    };
+    let steps = train_enc.ids.len().div_ceil(args.batch_size.max(1)) * args.epochs;
+    let bar = progress::bar(steps, "training");
+    let tokenizer_files = vec![tokenizer_path.clone()];
+    let metrics_path = args.out.join("metrics.jsonl");
+    let mut metrics = std::fs::File::create(&metrics_path)
+        .with_context(|| format!("cannot write `{}`", metrics_path.display()))?;
+    let (_, reports) = train_classifier(
+        model,
+        &train_enc,
+        &test_enc,
+        &settings,
+        &autodiff,
+        |done, _| bar.set_position(done as u64),
+        |valid, report| {
+            valid.save(&model_config, &args.out, &tokenizer_files)?;
+            bar.suspend(|| {
+                println!(
+                    "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
+                    report.epoch,
+                    report.train_loss,
+                    report.test_loss,
+                    report.test_accuracy * 100.0
+                )
+            });
+            let line = serde_json::to_string(report).unwrap_or_default();
+            writeln!(metrics, "{line}").map_err(|e| ppo::TrainError::io(&metrics_path, e))
+        },
+    )?;
+    bar.finish_and_clear();
+    if let Some(last) = reports.last() {
+        println!(
+            "saved {} (test accuracy {:.1} % on {} reviews)",
+            args.out.display(),
+            last.test_accuracy * 100.0,
+            test.len()
+        );
+    }
+    Ok(())
+}
