@@ -59,6 +59,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print statistics of a review dataset and sample prompts built from it.
     Data(DataArgs),
+    /// Fine-tune (or pre-train from a fresh config) the GPT-2 policy on review text: packed blocks,
+    /// next-token loss, AdamW with warm-up and decay, held-out perplexity each epoch.
+    Sft(SftArgs),
     /// Train a RoBERTa sentiment classifier (the reward model) on labelled reviews; saved in
     /// Hugging Face layout with labels NEGATIVE/POSITIVE, usable as reward.model.
     TrainReward(TrainRewardArgs),
@@ -121,6 +124,50 @@ pub struct GenerateArgs {
     /// Print JSON lines with tokens and log-probabilities instead of plain text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rlhf sft`.
+#[derive(Debug, Args)]
+pub struct SftArgs {
+    /// Training reviews (parquet). Default: the configured data set.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Held-out reviews for perplexity. Default: the configured data set, split `test`.
+    #[arg(long, value_name = "FILE")]
+    pub test_data: Option<PathBuf>,
+    /// At most this many training reviews (seeded subset; 0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub train_samples: usize,
+    /// At most this many held-out reviews.
+    #[arg(long, default_value_t = 200)]
+    pub test_samples: usize,
+    /// Start from this GPT-2 (directory or hub id); default: a fresh model of the size below.
+    #[arg(long)]
+    pub base_model: Option<String>,
+    /// Hidden size of a fresh model.
+    #[arg(long, default_value_t = 128)]
+    pub n_embd: usize,
+    /// Blocks of a fresh model.
+    #[arg(long, default_value_t = 2)]
+    pub n_layer: usize,
+    /// Heads of a fresh model.
+    #[arg(long, default_value_t = 4)]
+    pub n_head: usize,
+    /// Tokens per training block.
+    #[arg(long, default_value_t = 128)]
+    pub block_size: usize,
+    /// Passes over the training blocks.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Blocks per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Output directory (HF layout + metrics.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `rlhf train-reward`.

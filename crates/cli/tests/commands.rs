@@ -328,3 +328,55 @@ fn train_reward_saves_a_classifier_that_score_loads() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn sft_lowers_held_out_loss_and_saves_a_loadable_policy() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("sft");
+    let out = rlhf(&[
+        "sft",
+        "--data",
+        "tests/fixtures/imdb/sample.parquet",
+        "--test-data",
+        "tests/fixtures/imdb/sample.parquet",
+        "--train-samples",
+        "12",
+        "--test-samples",
+        "4",
+        "--n-embd",
+        "16",
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--block-size",
+        "16",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-3",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reports: Vec<serde_json::Value> = std::fs::read_to_string(out_path.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2);
+    let loss = |i: usize| reports[i]["eval_loss"].as_f64().unwrap();
+    assert!(loss(1) < loss(0), "{reports:?}");
+    let out = rlhf(&[
+        "generate",
+        "--model",
+        out_path.to_str().unwrap(),
+        "--prompt",
+        "The",
+        "--max-new-tokens",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

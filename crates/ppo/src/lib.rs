@@ -19,6 +19,7 @@ pub mod loss;
 pub mod masked;
 pub mod reward_training;
 pub mod scores;
+pub mod sft;
 pub mod tf_adam;
 pub mod toy;
 pub mod trainer;

@@ -6,6 +6,7 @@ mod export;
 mod generate;
 mod load;
 mod score;
+mod sft;
 mod train;
 mod train_reward;
 
@@ -25,5 +26,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(&cli.layers, &args),
         Command::Eval(args) => eval::run(&cli.layers, &args),
         Command::TrainReward(args) => train_reward::run(&cli.layers, &args),
+        Command::Sft(args) => sft::run(&cli.layers, &args),
     }
 }

@@ -1,0 +1,157 @@
+//! `rlhf sft`: causal-LM training of the policy on review text.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use dataset::{HubOptions, Review, Tokenizer, read_reviews, resolve_data_file};
+use models::export::save_policy;
+use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
+use ppo::sft::{SftSettings, eval_loss, pack, train_lm};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::args::{ConfigArgs, SftArgs};
+use crate::{device, progress};
+
+/// Trains and saves the language model; prints perplexity per epoch.
+pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
+    let config = layers.load(Vec::new())?;
+    let plain = device::select(config.device)?;
+    let autodiff = plain.clone().autodiff();
+    let hub = HubOptions::from_env();
+    let read = |path: &Option<PathBuf>, split: &str, limit: usize| -> anyhow::Result<Vec<Review>> {
+        let mut data = config.data.clone();
+        data.split = split.into();
+        if let Some(p) = path {
+            data.path = Some(p.clone());
+        }
+        let file = resolve_data_file(&data, &hub)
+            .with_context(|| format!("cannot find the {split} reviews"))?;
+        let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        reviews.shuffle(&mut StdRng::seed_from_u64(config.seed));
+        if limit > 0 {
+            reviews.truncate(limit);
+        }
+        Ok(reviews)
+    };
+    let train = read(&args.data, &config.data.split, args.train_samples)?;
+    let test = read(&args.test_data, "test", args.test_samples)?;
+
+    let (model, gpt2, tokenizer_path) = match &args.base_model {
+        Some(spec) => {
+            let files = ModelFiles::resolve(spec, "main", &hub)?;
+            let (model, cfg) = Gpt2WithValueHead::load(&files, ValueHeadInit::Default, &autodiff)?;
+            (model, cfg, files.tokenizer.clone())
+        }
+        None => {
+            if args.n_head == 0 || !args.n_embd.is_multiple_of(args.n_head) {
+                bail!("--n-embd must be a positive multiple of --n-head");
+            }
+            let cfg = Gpt2Config {
+                n_embd: args.n_embd,
+                n_layer: args.n_layer,
+                n_head: args.n_head,
+                n_positions: args.block_size.max(64),
+                ..Gpt2Config::tiny(50257)
+            };
+            let cfg = Gpt2Config {
+                bos_token_id: 50256,
+                eos_token_id: 50256,
+                ..cfg
+            };
+            autodiff.seed(config.seed);
+            (
+                Gpt2WithValueHead::init(&cfg, ValueHeadInit::Zero, &autodiff),
+                cfg,
+                None,
+            )
+        }
+    };
+    let tokenizer = match (&tokenizer_path, &config.data.tokenizer) {
+        (Some(path), _) => Tokenizer::from_file(path)?,
+        (None, Some(spec)) => Tokenizer::from_spec(spec, "main", &hub)?,
+        (None, None) => bail!(
+            "no GPT-2 tokenizer: set data.tokenizer or use --base-model with a tokenizer.json"
+        ),
+    };
+    if args.block_size + 1 > gpt2.n_positions {
+        bail!(
+            "--block-size {} exceeds the model's {} positions",
+            args.block_size,
+            gpt2.n_positions
+        );
+    }
+    let spinner = progress::spinner("tokenizing");
+    let eos = gpt2.eos_token_id;
+    let train_blocks = pack(&tokenizer, &texts(&train), eos, args.block_size)?;
+    let eval_blocks = pack(&tokenizer, &texts(&test), eos, args.block_size)?;
+    spinner.finish_and_clear();
+    println!(
+        "{} training blocks, {} held-out blocks of {} tokens",
+        train_blocks.len(),
+        eval_blocks.len(),
+        args.block_size
+    );
+    let before = eval_loss(
+        &burn::module::Module::valid(&model),
+        &eval_blocks,
+        args.batch_size,
+        &plain,
+    );
+    println!("before training: held-out perplexity {:.1}", before.exp());
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
+    let metrics_path = args.out.join("metrics.jsonl");
+    let mut metrics = std::fs::File::create(&metrics_path)
+        .with_context(|| format!("cannot write `{}`", metrics_path.display()))?;
+    let tokenizer_files = vec![tokenizer.source().to_path_buf()];
+    let settings = SftSettings {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        warmup_frac: 0.05,
+        weight_decay: 0.01,
+        seed: config.seed,
+    };
+    let steps = train_blocks.len().div_ceil(args.batch_size.max(1)) * args.epochs;
+    let bar = progress::bar(steps, "sft");
+    let (_, reports) = train_lm(
+        model,
+        &train_blocks,
+        &eval_blocks,
+        &settings,
+        &autodiff,
+        |done, _, loss| {
+            bar.set_position(done as u64);
+            bar.set_message(format!("loss {loss:.3}"));
+        },
+        |valid, report| {
+            save_policy(valid, &gpt2, &args.out, false, &tokenizer_files)?;
+            bar.suspend(|| {
+                println!(
+                    "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
+                    report.epoch, report.train_loss, report.eval_loss, report.eval_perplexity
+                )
+            });
+            let line = serde_json::to_string(report).unwrap_or_default();
+            writeln!(metrics, "{line}").map_err(|e| ppo::TrainError::io(&metrics_path, e))
+        },
+    )?;
+    bar.finish_and_clear();
+    if let Some(last) = reports.last() {
+        println!(
+            "saved {} (held-out perplexity {:.1})",
+            args.out.display(),
+            last.eval_perplexity
+        );
+    }
+    Ok(())
+}
+
+fn texts(reviews: &[Review]) -> Vec<&str> {
+    reviews.iter().map(|r| r.text.as_str()).collect()
+}
