@@ -54,7 +54,7 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
                 n_embd: args.n_embd,
                 n_layer: args.n_layer,
                 n_head: args.n_head,
-                n_positions: args.block_size.max(64),
+                n_positions: (args.block_size + 1).max(128),
                 ..Gpt2Config::tiny(50257)
             };
             let cfg = Gpt2Config {
