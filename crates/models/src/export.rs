@@ -142,7 +142,12 @@ pub fn save_policy(
         message: e.to_string(),
     })?;
     write_atomic(&dir.join("config.json"), &json)?;
-    for file in tokenizer_files {
+    copy_files(dir, tokenizer_files)
+}
+
+/// Copies `files` (tokenizer files) into `dir`, each atomically.
+pub fn copy_files(dir: &Path, files: &[PathBuf]) -> Result<(), ModelError> {
+    for file in files {
         let Some(name) = file.file_name() else {
             continue;
         };

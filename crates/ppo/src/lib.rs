@@ -18,6 +18,7 @@ pub mod kl;
 pub mod loss;
 pub mod masked;
 pub mod reward_training;
+pub mod schedule;
 pub mod scores;
 pub mod sft;
 pub mod tf_adam;

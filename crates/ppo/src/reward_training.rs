@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
+use crate::schedule::warmup_linear_decay;
 use crate::trainer::TrainError;
 
 /// Tokenized, labelled texts.
@@ -182,13 +183,7 @@ pub fn train_classifier(
             loss_sum += f64::from(loss.clone().detach().into_scalar::<f32>()) * rows.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             step += 1;
-            let s = step as f64;
-            let lr = settings.learning_rate
-                * if s <= warmup {
-                    s / warmup
-                } else {
-                    ((total as f64 - s) / (total as f64 - warmup)).max(0.0)
-                };
+            let lr = warmup_linear_decay(settings.learning_rate, step, total, warmup);
             model = optimizer.step(lr, model, grads);
             progress(step, total);
         }

@@ -15,6 +15,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
+use crate::schedule::warmup_linear_decay;
 use crate::trainer::TrainError;
 
 /// Tokenizes `texts`, appends `eos` to each and cuts the stream into `block + 1`-token windows
@@ -151,13 +152,7 @@ pub fn train_lm(
             loss_sum += value * rows.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             step += 1;
-            let s = step as f64;
-            let lr = settings.learning_rate
-                * if s <= warmup {
-                    s / warmup
-                } else {
-                    ((total as f64 - s) / (total as f64 - warmup)).max(0.0)
-                };
+            let lr = warmup_linear_decay(settings.learning_rate, step, total, warmup);
             model = optimizer.step(lr, model, grads);
             progress(step, total, value);
         }

@@ -152,3 +152,29 @@ pub fn load_prompts(config: &Config) -> anyhow::Result<PromptSet> {
         prompts: prompts?,
     })
 }
+
+/// Reviews of `split` (or of `path` when given), shuffled with the run seed and cut to `limit`
+/// (0 = all): the training and held-out sets of `sft` and `train-reward`.
+pub fn read_split(
+    config: &Config,
+    path: Option<&Path>,
+    split: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<Review>> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut data = config.data.clone();
+    data.split = split.into();
+    if let Some(p) = path {
+        data.path = Some(p.to_path_buf());
+    }
+    let file = resolve_data_file(&data, &HubOptions::from_env())
+        .with_context(|| format!("cannot find the {split} reviews"))?;
+    let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    reviews.shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
+    if limit > 0 {
+        reviews.truncate(limit);
+    }
+    Ok(reviews)
+}

@@ -1,17 +1,14 @@
 //! `rlhf sft`: causal-LM training of the policy on review text.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use dataset::{HubOptions, Review, Tokenizer, read_reviews, resolve_data_file};
+use dataset::{HubOptions, Review, Tokenizer};
 use models::export::save_policy;
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
 use ppo::sft::{SftSettings, eval_loss, pack, train_lm};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
+use super::load::read_split;
 use crate::args::{ConfigArgs, SftArgs};
 use crate::{device, progress};
 
@@ -21,24 +18,18 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
     let plain = device::select(config.device)?;
     let autodiff = plain.clone().autodiff();
     let hub = HubOptions::from_env();
-    let read = |path: &Option<PathBuf>, split: &str, limit: usize| -> anyhow::Result<Vec<Review>> {
-        let mut data = config.data.clone();
-        data.split = split.into();
-        if let Some(p) = path {
-            data.path = Some(p.clone());
-        }
-        let file = resolve_data_file(&data, &hub)
-            .with_context(|| format!("cannot find the {split} reviews"))?;
-        let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
-            .with_context(|| format!("cannot read `{}`", file.display()))?;
-        reviews.shuffle(&mut StdRng::seed_from_u64(config.seed));
-        if limit > 0 {
-            reviews.truncate(limit);
-        }
-        Ok(reviews)
-    };
-    let train = read(&args.data, &config.data.split, args.train_samples)?;
-    let test = read(&args.test_data, "test", args.test_samples)?;
+    let train = read_split(
+        &config,
+        args.data.as_deref(),
+        &config.data.split,
+        args.train_samples,
+    )?;
+    let test = read_split(
+        &config,
+        args.test_data.as_deref(),
+        "test",
+        args.test_samples,
+    )?;
 
     let (model, gpt2, tokenizer_path) = match &args.base_model {
         Some(spec) => {

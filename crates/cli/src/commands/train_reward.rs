@@ -1,16 +1,13 @@
 //! `rlhf train-reward`: a sentiment classifier for PPO's reward, trained on labelled reviews.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use dataset::{HubOptions, Review, Tokenizer, read_reviews, resolve_data_file};
+use dataset::{HubOptions, Tokenizer};
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
 use ppo::reward_training::{ClassifierSettings, encode, evaluate_classifier, train_classifier};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
+use super::load::read_split;
 use crate::args::{ConfigArgs, TrainRewardArgs};
 use crate::{device, progress};
 
@@ -20,31 +17,26 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
     let plain = device::select(config.device)?;
     let autodiff = plain.clone().autodiff();
     let hub = HubOptions::from_env();
-    let read = |path: &Option<PathBuf>, split: &str, limit: usize| -> anyhow::Result<Vec<Review>> {
-        let mut data = config.data.clone();
-        data.split = split.into();
-        if let Some(p) = path {
-            data.path = Some(p.clone());
-        }
-        let file = resolve_data_file(&data, &hub)
-            .with_context(|| format!("cannot find the {split} reviews"))?;
-        let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
-            .with_context(|| format!("cannot read `{}`", file.display()))?;
-        if let Some(bad) = reviews.iter().find(|r| !(0..=1).contains(&r.label)) {
+    let train = read_split(
+        &config,
+        args.data.as_deref(),
+        &config.data.split,
+        args.train_samples,
+    )?;
+    let test = read_split(
+        &config,
+        args.test_data.as_deref(),
+        "test",
+        args.test_samples,
+    )?;
+    for (set, name) in [(&train, "training"), (&test, "test")] {
+        if let Some(bad) = set.iter().find(|r| !(0..=1).contains(&r.label)) {
             bail!(
-                "`{}` has label {}; the classifier needs 0 (negative) / 1 (positive)",
-                file.display(),
+                "the {name} reviews contain label {}; the classifier needs 0 (negative) / 1 (positive)",
                 bad.label
             );
         }
-        reviews.shuffle(&mut StdRng::seed_from_u64(config.seed));
-        if limit > 0 {
-            reviews.truncate(limit);
-        }
-        Ok(reviews)
-    };
-    let train = read(&args.data, &config.data.split, args.train_samples)?;
-    let test = read(&args.test_data, "test", args.test_samples)?;
+    }
 
     let (model, model_config, tokenizer_path) = match &args.base_model {
         Some(spec) => {

@@ -9,7 +9,7 @@ use burn::tensor::{Device, TensorData};
 use super::model::{ClassificationHead, Embeddings, EncoderLayer, Roberta, SelfAttention};
 use super::{RobertaConfig, RobertaForSequenceClassification};
 use crate::ModelError;
-use crate::export::{NamedTensors, torch_linear, write_atomic, write_safetensors};
+use crate::export::{NamedTensors, copy_files, torch_linear, write_atomic, write_safetensors};
 use crate::weights::host_f32;
 
 impl RobertaForSequenceClassification {
@@ -143,17 +143,7 @@ impl RobertaForSequenceClassification {
                 message: e.to_string(),
             })?;
         write_atomic(&dir.join("config.json"), &json)?;
-        for file in tokenizer_files {
-            let Some(name) = file.file_name() else {
-                continue;
-            };
-            let contents = std::fs::read(file).map_err(|e| ModelError::Write {
-                path: file.clone(),
-                message: format!("cannot read tokenizer file: {e}"),
-            })?;
-            write_atomic(&dir.join(name), &contents)?;
-        }
-        Ok(())
+        copy_files(dir, tokenizer_files)
     }
 }
 
