@@ -3,9 +3,9 @@
 use anyhow::{Context, bail};
 use burn::module::Module;
 use dataset::{HubOptions, PromptLoader};
-use models::sampling::Sampler;
-use models::{GenerationConfig, RewardModel};
+use models::RewardModel;
 use ppo::eval::{EvalReport, EvalSetup, evaluate, histogram_svg};
+use ppo::trainer::decoding;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -71,18 +71,7 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
         label,
         mode: config.reward.mode,
         batch_size: config.reward.batch_size,
-        generation: GenerationConfig {
-            max_new_tokens: g.output_max_length.saturating_sub(1).max(1),
-            min_new_tokens: 0,
-            sampler: Sampler {
-                do_sample: g.do_sample,
-                temperature: g.temperature,
-                top_k: g.top_k,
-                top_p: g.top_p,
-            },
-            eos_token_id: Some(eos),
-            pad_token_id: eos,
-        },
+        generation: decoding(g, eos, g.output_max_length.saturating_sub(1).max(1)),
         device: &device,
     };
     let spinner = progress::spinner("evaluating the baseline");

@@ -17,7 +17,7 @@ pub use metrics::{Metrics, MetricsLog, plot_svg, read_lines, sample_table};
 pub use optimize::{
     EpochSettings, EpochsOutput, StepData, global_grad_norm, run_epochs, scale_grads,
 };
-pub use rollout::{ClassifierScorer, Rollout, Scorer, reduce, rollout};
+pub use rollout::{ClassifierScorer, Rollout, Scorer, decoding, reduce, rollout};
 pub use state::{StepOutput, Trainer, TrainerParts};
 pub use stats::{StepRecord, step_metrics};
 pub use window::{SequenceBatch, WindowOutput, forward_window};

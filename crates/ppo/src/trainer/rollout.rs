@@ -82,6 +82,23 @@ pub fn reduce(row: &[f32], label: usize, mode: RewardMode) -> f64 {
     }
 }
 
+/// The decoding settings of the run's `generation` section: sampling as configured, stop at
+/// EOS (kept), pad with EOS, at most `max_new_tokens` new tokens.
+pub fn decoding(g: &config::GenerationConfig, eos: u32, max_new_tokens: usize) -> GenerationConfig {
+    GenerationConfig {
+        max_new_tokens,
+        min_new_tokens: 0,
+        sampler: models::sampling::Sampler {
+            do_sample: g.do_sample,
+            temperature: g.temperature,
+            top_k: g.top_k,
+            top_p: g.top_p,
+        },
+        eos_token_id: Some(eos),
+        pad_token_id: eos,
+    }
+}
+
 /// One rollout batch.
 #[derive(Debug, Clone)]
 pub struct Rollout {

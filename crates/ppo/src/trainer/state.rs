@@ -8,8 +8,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use config::{Config, KlPenalty};
 use dataset::{LengthSampler, Prompt, PromptLoader, Tokenizer};
-use models::sampling::Sampler;
-use models::{GenerationConfig, Gpt2Config, Gpt2WithValueHead};
+use models::{Gpt2Config, Gpt2WithValueHead};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -18,7 +17,7 @@ use super::TrainError;
 use super::checkpoint::{self, TrainerState};
 use super::metrics::Metrics;
 use super::optimize::{EpochSettings, StepData, run_epochs};
-use super::rollout::{Scorer, rollout};
+use super::rollout::{Scorer, decoding, rollout};
 use super::stats::{StepRecord, step_metrics};
 use super::window::{SequenceBatch, forward_window};
 use crate::advantages::{compute_advantages, compute_rewards, last_indices};
@@ -228,18 +227,7 @@ impl Trainer {
         let lengths = LengthSampler::new(g.output_min_length, g.output_max_length)?;
         let limits: Vec<usize> = rows.iter().map(|_| lengths.sample(&mut gen_rng)).collect();
         let eos = self.parts.gpt2.eos_token_id;
-        let gen_config = GenerationConfig {
-            max_new_tokens: g.output_max_length,
-            min_new_tokens: 0,
-            sampler: Sampler {
-                do_sample: g.do_sample,
-                temperature: g.temperature,
-                top_k: g.top_k,
-                top_p: g.top_p,
-            },
-            eos_token_id: Some(eos),
-            pad_token_id: eos,
-        };
+        let gen_config = decoding(g, eos, g.output_max_length);
         let inference = self.parts.policy.valid();
         let (rollout, generate_s, score_s) = rollout(
             &inference.transformer,
