@@ -278,13 +278,16 @@ impl Trainer {
         let single =
             ppo.mini_batch_size >= batch.b && ppo.gradient_accumulation_steps == 1 && !full;
         let mut first_forward = None;
-        let frozen = self.parts.policy.clone().no_grad();
+        // Untracked copy for the rollout forward, only needed when it is not reused for training.
+        let frozen = (!single).then(|| self.parts.policy.clone().no_grad());
         let (mut old_logprobs, mut old_values, mut ref_logprobs, mut full_kls) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let all: Vec<usize> = (0..batch.b).collect();
         for chunk in all.chunks(ppo.mini_batch_size) {
             let mb = batch.select(chunk);
-            let ours = if single {
+            let ours = if let Some(frozen) = &frozen {
+                forward_window(frozen, &mb, temperature, full, false, &self.parts.device)
+            } else {
                 let tracked = forward_window(
                     &self.parts.policy,
                     &mb,
@@ -295,8 +298,6 @@ impl Trainer {
                 );
                 first_forward = Some(tracked.clone());
                 tracked
-            } else {
-                forward_window(&frozen, &mb, temperature, full, false, &self.parts.device)
             };
             let theirs = forward_window(
                 &self.parts.reference,
