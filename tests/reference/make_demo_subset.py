@@ -2,7 +2,8 @@
 stanfordnlp/imdb train and test splits, same schema (`text` string, `label` int64), zstd parquet.
 
 Usage: python tests/reference/make_demo_subset.py --imdb DIR_WITH_train.parquet_AND_test.parquet
-Writes tests/fixtures/imdb/demo/{train,test}.parquet.
+Writes tests/fixtures/imdb/demo/{train,test}.parquet, and tests/fixtures/imdb/empty.parquet (the
+same schema, no rows) for the bad-input tests.
 """
 
 import argparse
@@ -38,6 +39,13 @@ def main():
         path = os.path.join(out, f"{split}.parquet")
         pq.write_table(table, path, compression="zstd", compression_level=19)
         print(f"{path}: {table.num_rows} rows, {os.path.getsize(path) / 1e6:.2f} MB")
+    write_empty(os.path.join(root, "fixtures", "imdb", "empty.parquet"))
+
+
+def write_empty(path):
+    table = pa.table({"text": pa.array([], pa.string()), "label": pa.array([], pa.int64())})
+    pq.write_table(table, path)
+    print(f"{path}: 0 rows")
 
 
 if __name__ == "__main__":

@@ -165,9 +165,34 @@ pub struct SftArgs {
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
-    /// Output directory (HF layout + metrics.jsonl).
+    /// Output directory (HF layout + metrics.jsonl + checkpoints/).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Checkpointing and resuming.
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
+}
+
+/// Checkpointing flags of the supervised trainers (`sft`, `train-reward`).
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Steps between checkpoints, besides the one after every epoch (0 = after epochs only).
+    #[arg(long, default_value_t = 100)]
+    pub save_every: usize,
+    /// Continue the run in --out from its newest checkpoint (same flags and data).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl CheckpointArgs {
+    /// The loop's checkpoint settings for output directory `out`.
+    pub fn checkpointing(&self, out: &std::path::Path) -> ppo::supervised::Checkpointing {
+        ppo::supervised::Checkpointing {
+            out: out.to_path_buf(),
+            save_every: self.save_every,
+            resume: self.resume,
+        }
+    }
 }
 
 /// `rlhf train-reward`.
@@ -212,9 +237,12 @@ pub struct TrainRewardArgs {
     /// Peak learning rate (linear warm-up over 10 % of the steps, then linear decay).
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
-    /// Output directory (HF layout + metrics.jsonl).
+    /// Output directory (HF layout + metrics.jsonl + checkpoints/).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Checkpointing and resuming.
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
 }
 
 /// `rlhf eval`.

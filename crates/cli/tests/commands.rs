@@ -1,25 +1,10 @@
 //! The real `rlhf` binary, run from the repository root as a user would.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::process::Command;
 
-fn rlhf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rlhf"))
-        .args(args)
-        .current_dir(repo_root())
-        .env_remove("RUST_LOG")
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("run rlhf")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{repo_root, rlhf, text};
 
 #[test]
 fn help_lists_every_subcommand() {
@@ -309,6 +294,48 @@ fn train_reward_saves_a_classifier_that_score_loads() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("POSITIVE"));
 
+    // The run directory is resumable: starting over is refused, --resume continues (here: the
+    // run is complete, so nothing is left to do), other flags on resume are refused.
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "train-reward",
+            "--data",
+            "tests/fixtures/imdb/sample.parquet",
+            "--test-data",
+            "tests/fixtures/imdb/sample.parquet",
+            "--train-samples",
+            "64",
+            "--test-samples",
+            "32",
+            "--tokenizer",
+            "tests/fixtures/tokenizers/roberta/tokenizer.json",
+            "--hidden-size",
+            "16",
+            "--max-length",
+            "48",
+            "--out",
+            out_path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        rlhf(&args)
+    };
+    let out = again(&["--epochs", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--resume"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = again(&["--epochs", "1", "--resume"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = again(&["--epochs", "2", "--resume"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("same flags"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A missing tokenizer file is a clear error.
     let out = rlhf(&[
         "train-reward",
@@ -369,6 +396,14 @@ fn sft_lowers_held_out_loss_and_saves_a_loadable_policy() {
     assert_eq!(reports.len(), 2);
     let loss = |i: usize| reports[i]["eval_loss"].as_f64().unwrap();
     assert!(loss(1) < loss(0), "{reports:?}");
+    // Only the newest checkpoint is kept, and `latest` names it.
+    let kept: Vec<_> = std::fs::read_dir(out_path.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let latest = std::fs::read_to_string(out_path.join("latest")).unwrap();
+    assert_eq!(latest, format!("checkpoints/{}", kept[0]));
     let out = rlhf(&[
         "generate",
         "--model",

@@ -3,14 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{repo_root, rlhf};
 use serde_json::Value;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn train(out_dir: &Path, exp: &str, steps: usize, extra: &[&str]) -> Output {
     let out_dir = out_dir.to_str().unwrap().to_string();
@@ -41,13 +40,7 @@ fn train(out_dir: &Path, exp: &str, steps: usize, extra: &[&str]) -> Output {
         &out,
     ];
     args.extend_from_slice(extra);
-    Command::new(env!("CARGO_BIN_EXE_rlhf"))
-        .args(&args)
-        .current_dir(repo_root())
-        .env("HF_HUB_OFFLINE", "1")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run rlhf")
+    rlhf(&args)
 }
 
 fn metrics(run: &Path) -> Vec<serde_json::Map<String, Value>> {

@@ -130,7 +130,7 @@ impl PromptLoader {
 }
 
 /// The permutation of `0..len` for one epoch, a pure function of `(seed, epoch)`.
-fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+pub fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..len).collect();
     let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     order.shuffle(&mut rng);

@@ -62,7 +62,7 @@ pub enum DatasetError {
         row: usize,
     },
     /// The file has no rows.
-    #[error("`{}` has no rows", path.display())]
+    #[error("`{}` has no rows; point data.path (or --data / --test-data) at a split with reviews", path.display())]
     Empty {
         /// The file.
         path: PathBuf,

@@ -18,7 +18,7 @@ pub mod prompts;
 pub mod stats;
 pub mod tokenizer;
 
-pub use batch::{LeftPadded, LoaderState, PromptLoader, left_pad};
+pub use batch::{LeftPadded, LoaderState, PromptLoader, left_pad, permutation};
 pub use error::DatasetError;
 pub use hub::{HubError, HubOptions, RepoKind};
 pub use imdb::{Review, read_reviews, resolve_data_file};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
@@ -10,9 +10,6 @@ use crate::ModelError;
 use crate::gpt2::{Gpt2, Gpt2Config, Gpt2Input, IGNORED_GPT2_KEYS, KvCache};
 use crate::hf_config::ModelFiles;
 use crate::weights::WeightMap;
-
-/// First id of [`Gpt2WithValueHead::with_stable_param_ids`] (far from small generated ids).
-const STABLE_ID_BASE: u64 = 0x5EED_0000_0000;
 
 /// TRL's `ValueHead`: one linear map from the final hidden state to a scalar (`v_head.summary`).
 /// TRL applies dropout before it; dropout is off in every RL forward here.
@@ -129,22 +126,10 @@ impl Gpt2WithValueHead {
         }
     }
 
-    /// The same model with parameter ids numbered in visit order. Optimizer state is keyed by
-    /// parameter id, so a policy rebuilt from a checkpoint must get the ids it had when the
-    /// optimizer state was saved; numbering them by position makes that hold.
+    /// The same model with parameter ids numbered in visit order (see
+    /// [`crate::weights::with_stable_param_ids`]).
     pub fn with_stable_param_ids(self) -> Self {
-        struct Renumber(u64);
-        impl ModuleMapper for Renumber {
-            fn map_float<const D: usize>(
-                &mut self,
-                mut param: Param<Tensor<D>>,
-            ) -> Param<Tensor<D>> {
-                param.id = ParamId::from(STABLE_ID_BASE + self.0);
-                self.0 += 1;
-                param
-            }
-        }
-        self.map(&mut Renumber(0))
+        crate::weights::with_stable_param_ids(self)
     }
 
     /// Logits `[b, t, vocab]` and values `[b, t]`.

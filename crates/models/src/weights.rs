@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::module::Param;
+use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::store::{ModuleStore, PytorchStore, SafetensorsStore, bridge};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -190,4 +190,22 @@ pub(crate) fn host_f32<const D: usize>(tensor: &Tensor<D>) -> TensorData {
 pub fn ids_tensor(ids: &[u32], batch: usize, seq: usize, device: &Device) -> Tensor<2, Int> {
     let ids: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
     Tensor::from_data(TensorData::new(ids, [batch, seq]), device)
+}
+
+/// First id given by [`with_stable_param_ids`] (far from small generated ids).
+const STABLE_ID_BASE: u64 = 0x5EED_0000_0000;
+
+/// The same module with parameter ids numbered in visit order. Optimizer state is keyed by
+/// parameter id, so a model rebuilt from a checkpoint must get the ids it had when the
+/// optimizer state was saved; numbering them by position makes that hold.
+pub fn with_stable_param_ids<M: Module>(module: M) -> M {
+    struct Renumber(u64);
+    impl ModuleMapper for Renumber {
+        fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.id = ParamId::from(STABLE_ID_BASE + self.0);
+            self.0 += 1;
+            param
+        }
+    }
+    module.map(&mut Renumber(0))
 }

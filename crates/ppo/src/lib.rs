@@ -21,6 +21,7 @@ pub mod reward_training;
 pub mod schedule;
 pub mod scores;
 pub mod sft;
+pub mod supervised;
 pub mod tf_adam;
 pub mod toy;
 pub mod trainer;

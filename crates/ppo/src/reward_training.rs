@@ -1,19 +1,18 @@
 //! Training the reward model: a RoBERTa sequence classifier on labelled reviews (cross-entropy,
-//! AdamW with linear warm-up and decay), with test loss and accuracy after every epoch.
+//! with [`crate::supervised`]'s loop and checkpoints), with test loss and accuracy after every
+//! epoch.
 
-use burn::optim::{AdamWConfig, GradientsParams};
+use std::path::{Path, PathBuf};
+
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use dataset::{Review, Tokenizer};
-use models::RobertaForSequenceClassification;
+use dataset::{HubOptions, Review, Tokenizer};
 use models::roberta::roberta_position_ids;
 use models::weights::ids_tensor;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use serde::Serialize;
+use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
+use serde::{Deserialize, Serialize};
 
-use crate::schedule::warmup_linear_decay;
+use crate::supervised::SupervisedTask;
 use crate::trainer::TrainError;
 
 /// Tokenized, labelled texts.
@@ -47,27 +46,8 @@ pub fn encode(
     Ok(Encoded { ids, labels })
 }
 
-/// Optimisation settings.
-#[derive(Debug, Clone)]
-pub struct ClassifierSettings {
-    /// Passes over the training texts.
-    pub epochs: usize,
-    /// Texts per optimizer step.
-    pub batch_size: usize,
-    /// Peak learning rate.
-    pub learning_rate: f64,
-    /// Fraction of all steps spent warming up linearly from 0; then linear decay to 0.
-    pub warmup_frac: f64,
-    /// AdamW weight decay.
-    pub weight_decay: f64,
-    /// Shuffling seed.
-    pub seed: u64,
-    /// RoBERTa pad id.
-    pub pad_id: u32,
-}
-
 /// One epoch's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpochReport {
     /// 1-based epoch.
     pub epoch: usize,
@@ -145,59 +125,59 @@ pub fn evaluate_classifier(
     (loss / n, correct as f64 / n)
 }
 
-/// Trains `model` (on the autodiff `device`); `progress(done, total)` is called per step and
-/// `on_epoch` after each epoch with the model and its report (to save checkpoints).
-pub fn train_classifier(
-    mut model: RobertaForSequenceClassification,
-    train: &Encoded,
-    test: &Encoded,
-    settings: &ClassifierSettings,
-    device: &Device,
-    mut progress: impl FnMut(usize, usize),
-    mut on_epoch: impl FnMut(&RobertaForSequenceClassification, &EpochReport) -> Result<(), TrainError>,
-) -> Result<(RobertaForSequenceClassification, Vec<EpochReport>), TrainError> {
-    if train.ids.is_empty() || test.ids.is_empty() {
-        return Err(TrainError::Config(
-            "the training and test sets must not be empty".into(),
-        ));
+/// Sequence classification with cross-entropy, for [`crate::supervised::train`].
+#[derive(Debug)]
+pub struct ClassifierTask<'a> {
+    /// Training texts.
+    pub train: &'a Encoded,
+    /// Held-out texts.
+    pub test: &'a Encoded,
+    /// Texts per evaluation forward.
+    pub eval_batch: usize,
+    /// The model's architecture (for saving); its `pad_token_id` pads batches.
+    pub config: &'a RobertaConfig,
+    /// Tokenizer files copied next to every saved model.
+    pub tokenizer_files: &'a [PathBuf],
+}
+
+impl SupervisedTask for ClassifierTask<'_> {
+    type Model = RobertaForSequenceClassification;
+    type Report = EpochReport;
+
+    fn examples(&self) -> usize {
+        self.train.ids.len()
     }
-    let mut optimizer = AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(settings.weight_decay as f32)
-        .init();
-    let steps_per_epoch = train.ids.len().div_ceil(settings.batch_size.max(1));
-    let total = steps_per_epoch * settings.epochs;
-    let warmup = ((total as f64) * settings.warmup_frac).ceil().max(1.0);
-    let mut step = 0usize;
-    let mut reports = Vec::new();
-    let mut rng = StdRng::seed_from_u64(settings.seed);
-    let plain = device.clone().without_autodiff();
-    for epoch in 1..=settings.epochs {
-        let mut order: Vec<usize> = (0..train.ids.len()).collect();
-        order.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        for rows in order.chunks(settings.batch_size.max(1)) {
-            let (ids, pos, mask) = batch_tensors(train, rows, settings.pad_id, device);
-            let labels: Vec<usize> = rows.iter().map(|&i| train.labels[i]).collect();
-            let (loss, _) = loss_and_correct(model.forward(ids, pos, mask), &labels, device);
-            loss_sum += f64::from(loss.clone().detach().into_scalar::<f32>()) * rows.len() as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            step += 1;
-            let lr = warmup_linear_decay(settings.learning_rate, step, total, warmup);
-            model = optimizer.step(lr, model, grads);
-            progress(step, total);
-        }
-        let valid = burn::module::Module::valid(&model);
+
+    fn loss(&self, model: &Self::Model, rows: &[usize], device: &Device) -> Tensor<1> {
+        let (ids, pos, mask) = batch_tensors(self.train, rows, self.config.pad_token_id, device);
+        let labels: Vec<usize> = rows.iter().map(|&i| self.train.labels[i]).collect();
+        loss_and_correct(model.forward(ids, pos, mask), &labels, device).0
+    }
+
+    fn evaluate(
+        &self,
+        model: &Self::Model,
+        epoch: usize,
+        train_loss: f64,
+        device: &Device,
+    ) -> EpochReport {
+        let pad = self.config.pad_token_id;
         let (test_loss, test_accuracy) =
-            evaluate_classifier(&valid, test, settings.batch_size, settings.pad_id, &plain);
-        let report = EpochReport {
+            evaluate_classifier(model, self.test, self.eval_batch, pad, device);
+        EpochReport {
             epoch,
-            train_loss: loss_sum / train.ids.len() as f64,
+            train_loss,
             test_loss,
             test_accuracy,
-        };
-        on_epoch(&valid, &report)?;
-        reports.push(report);
+        }
     }
-    Ok((model, reports))
+
+    fn save(&self, model: &Self::Model, dir: &Path) -> Result<(), TrainError> {
+        Ok(model.save(self.config, dir, self.tokenizer_files)?)
+    }
+
+    fn load(&self, dir: &Path, device: &Device) -> Result<Self::Model, TrainError> {
+        let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
+        Ok(RobertaForSequenceClassification::load(&files, device)?.0)
+    }
 }

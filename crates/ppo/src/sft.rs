@@ -1,21 +1,20 @@
 //! Supervised fine-tuning (or pre-training) of the GPT-2 policy on review text: documents are
 //! tokenized, joined with EOS and packed into fixed-length blocks; the loss is next-token
-//! cross-entropy; AdamW with linear warm-up and decay; held-out perplexity after every epoch.
+//! cross-entropy; the loop, optimizer and checkpoints are [`crate::supervised`]'s; held-out
+//! perplexity after every epoch.
 
-use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use std::path::{Path, PathBuf};
+
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use dataset::Tokenizer;
+use dataset::{HubOptions, Tokenizer};
+use models::export::save_policy;
 use models::gpt2::position_ids;
 use models::weights::ids_tensor;
-use models::{Gpt2Input, Gpt2WithValueHead};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use serde::Serialize;
+use models::{Gpt2Config, Gpt2Input, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
+use serde::{Deserialize, Serialize};
 
-use crate::schedule::warmup_linear_decay;
+use crate::supervised::SupervisedTask;
 use crate::trainer::TrainError;
 
 /// Tokenizes `texts`, appends `eos` to each and cuts the stream into `block + 1`-token windows
@@ -37,25 +36,8 @@ pub fn pack(
         .collect())
 }
 
-/// Optimisation settings.
-#[derive(Debug, Clone)]
-pub struct SftSettings {
-    /// Passes over the training blocks.
-    pub epochs: usize,
-    /// Blocks per step.
-    pub batch_size: usize,
-    /// Peak learning rate.
-    pub learning_rate: f64,
-    /// Warm-up fraction of all steps (then linear decay to 0).
-    pub warmup_frac: f64,
-    /// AdamW weight decay.
-    pub weight_decay: f64,
-    /// Shuffling seed.
-    pub seed: u64,
-}
-
 /// One epoch's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SftReport {
     /// 1-based epoch.
     pub epoch: usize,
@@ -65,6 +47,66 @@ pub struct SftReport {
     pub eval_loss: f64,
     /// `exp(eval_loss)`.
     pub eval_perplexity: f64,
+}
+
+/// Causal-LM training on packed blocks, for [`crate::supervised::train`].
+#[derive(Debug)]
+pub struct SftTask<'a> {
+    /// Training windows of `block + 1` tokens.
+    pub train: &'a [Vec<u32>],
+    /// Held-out windows.
+    pub eval: &'a [Vec<u32>],
+    /// Windows per evaluation forward.
+    pub eval_batch: usize,
+    /// The model's architecture (for saving).
+    pub config: &'a Gpt2Config,
+    /// Tokenizer files copied next to every saved model.
+    pub tokenizer_files: &'a [PathBuf],
+}
+
+impl SupervisedTask for SftTask<'_> {
+    type Model = Gpt2WithValueHead;
+    type Report = SftReport;
+
+    fn examples(&self) -> usize {
+        self.train.len()
+    }
+
+    fn loss(&self, model: &Gpt2WithValueHead, rows: &[usize], device: &Device) -> Tensor<1> {
+        let windows: Vec<&Vec<u32>> = rows.iter().map(|&i| &self.train[i]).collect();
+        lm_loss(model, &windows, device)
+    }
+
+    fn evaluate(
+        &self,
+        model: &Gpt2WithValueHead,
+        epoch: usize,
+        train_loss: f64,
+        device: &Device,
+    ) -> SftReport {
+        let loss = eval_loss(model, self.eval, self.eval_batch, device);
+        SftReport {
+            epoch,
+            train_loss,
+            eval_loss: loss,
+            eval_perplexity: loss.exp(),
+        }
+    }
+
+    fn save(&self, model: &Gpt2WithValueHead, dir: &Path) -> Result<(), TrainError> {
+        Ok(save_policy(
+            model,
+            self.config,
+            dir,
+            false,
+            self.tokenizer_files,
+        )?)
+    }
+
+    fn load(&self, dir: &Path, device: &Device) -> Result<Gpt2WithValueHead, TrainError> {
+        let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
+        Ok(Gpt2WithValueHead::load(&files, ValueHeadInit::Zero, device)?.0)
+    }
 }
 
 /// Mean next-token NLL of a batch of `block + 1`-token windows.
@@ -106,66 +148,4 @@ pub fn eval_loss(
         total += f64::from(lm_loss(model, &refs, device).into_scalar::<f32>()) * chunk.len() as f64;
     }
     total / blocks.len().max(1) as f64
-}
-
-/// Trains on `train` blocks (autodiff `device`), evaluating on `eval` after each epoch;
-/// `on_epoch` receives an inference copy and the report (to save checkpoints).
-pub fn train_lm(
-    mut model: Gpt2WithValueHead,
-    train: &[Vec<u32>],
-    eval: &[Vec<u32>],
-    settings: &SftSettings,
-    device: &Device,
-    mut progress: impl FnMut(usize, usize, f64),
-    mut on_epoch: impl FnMut(&Gpt2WithValueHead, &SftReport) -> Result<(), TrainError>,
-) -> Result<(Gpt2WithValueHead, Vec<SftReport>), TrainError> {
-    if train.is_empty() || eval.is_empty() {
-        return Err(TrainError::Config(
-            "not enough text for one training and one evaluation block; use more reviews or a \
-             smaller --block-size"
-                .into(),
-        ));
-    }
-    let mut optimizer = AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(settings.weight_decay as f32)
-        .init();
-    let total = train.len().div_ceil(settings.batch_size.max(1)) * settings.epochs;
-    let warmup = ((total as f64) * settings.warmup_frac).ceil().max(1.0);
-    let mut rng = StdRng::seed_from_u64(settings.seed);
-    let plain = device.clone().without_autodiff();
-    let (mut step, mut reports) = (0usize, Vec::new());
-    for epoch in 1..=settings.epochs {
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        for rows in order.chunks(settings.batch_size.max(1)) {
-            let windows: Vec<&Vec<u32>> = rows.iter().map(|&i| &train[i]).collect();
-            let loss = lm_loss(&model, &windows, device);
-            let value = f64::from(loss.clone().detach().into_scalar::<f32>());
-            if !value.is_finite() {
-                return Err(TrainError::Diverged {
-                    step,
-                    what: format!("language-model loss = {value}"),
-                });
-            }
-            loss_sum += value * rows.len() as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            step += 1;
-            let lr = warmup_linear_decay(settings.learning_rate, step, total, warmup);
-            model = optimizer.step(lr, model, grads);
-            progress(step, total, value);
-        }
-        let valid = model.valid();
-        let loss = eval_loss(&valid, eval, settings.batch_size, &plain);
-        let report = SftReport {
-            epoch,
-            train_loss: loss_sum / train.len() as f64,
-            eval_loss: loss,
-            eval_perplexity: loss.exp(),
-        };
-        on_epoch(&valid, &report)?;
-        reports.push(report);
-    }
-    Ok((model, reports))
 }

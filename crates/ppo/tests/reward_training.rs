@@ -1,13 +1,15 @@
-//! The reward-model trainer learns a separable toy task and reports per epoch.
+//! The reward-model trainer learns a separable toy task, reports per epoch, and resumes exactly.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use burn::tensor::Device;
 use dataset::{Review, Tokenizer};
 use models::{RobertaConfig, RobertaForSequenceClassification};
-use ppo::reward_training::{ClassifierSettings, encode, train_classifier};
+use ppo::reward_training::{ClassifierTask, EpochReport, encode};
+use ppo::supervised::{Checkpointing, Event, Settings, train};
 
 #[test]
 fn classifier_learns_positive_from_negative_words() {
@@ -41,33 +43,81 @@ fn classifier_learns_positive_from_negative_words() {
     }))
     .unwrap();
     let device = Device::flex().autodiff();
-    device.seed(0);
-    let model = RobertaForSequenceClassification::init(&config, &device);
-    let settings = ClassifierSettings {
+    let settings = Settings {
         epochs: 4,
         batch_size: 16,
         learning_rate: 1e-2,
         warmup_frac: 0.1,
         weight_decay: 0.0,
         seed: 0,
-        pad_id: 1,
     };
-    let mut epochs_seen = 0;
-    let (_, reports) = train_classifier(
-        model,
-        &data,
-        &data,
-        &settings,
-        &device,
-        |_, _| {},
-        |_, _| {
-            epochs_seen += 1;
-            Ok(())
-        },
-    )
-    .unwrap();
+    let files = [tok.source().to_path_buf()];
+    let task = ClassifierTask {
+        train: &data,
+        test: &data,
+        eval_batch: 32,
+        config: &config,
+        tokenizer_files: &files,
+    };
+    let run = |out: &std::path::Path, resume: bool, stop_at: usize| {
+        let mut epochs_seen = 0;
+        let checkpointing = Checkpointing {
+            out: out.to_path_buf(),
+            save_every: 3,
+            resume,
+        };
+        device.seed(0);
+        let model = RobertaForSequenceClassification::init(&config, &device);
+        let (model, reports) = train(&task, model, &settings, &checkpointing, &device, |e| {
+            match e {
+                Event::Epoch(_) => epochs_seen += 1,
+                Event::Step { step, .. } if step == stop_at => return ControlFlow::Break(()),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        (model, reports, epochs_seen)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, reports, epochs_seen) = run(&tmp.path().join("full"), false, usize::MAX);
     assert_eq!(epochs_seen, 4);
     let last = reports.last().unwrap();
     assert!(last.test_accuracy > 0.95, "{reports:?}");
     assert!(last.train_loss < reports[0].train_loss, "{reports:?}");
+
+    // Stopped after step 14 (checkpoint at 12, mid epoch 2), then resumed: the same weights
+    // and epoch reports as the uninterrupted run.
+    let split = tmp.path().join("split");
+    let (_, partial, _) = run(&split, false, 14);
+    assert_eq!(partial.len(), 1);
+    let (resumed, resumed_reports, seen) = run(&split, true, usize::MAX);
+    assert_eq!(seen, 3, "epochs 2..4 run after the resume");
+    let a = full.hf_tensors();
+    let b = resumed.hf_tensors();
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert_eq!(x, y, "{name} differs after resume");
+    }
+    let json = |r: &[EpochReport]| serde_json::to_string(r).unwrap();
+    assert_eq!(json(&reports), json(&resumed_reports));
+    let metrics = std::fs::read_to_string(split.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 4);
+
+    // A second fresh start into the same directory is refused.
+    let err = train(
+        &task,
+        RobertaForSequenceClassification::init(&config, &device),
+        &settings,
+        &Checkpointing {
+            out: split.clone(),
+            save_every: 0,
+            resume: false,
+        },
+        &device,
+        |_| ControlFlow::Continue(()),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("--resume"), "{err}");
 }

@@ -1,12 +1,12 @@
 //! `rlhf sft`: causal-LM training of the policy on review text.
 
-use std::io::Write;
+use std::ops::ControlFlow;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use dataset::{HubOptions, Review, Tokenizer};
-use models::export::save_policy;
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
-use ppo::sft::{SftSettings, eval_loss, pack, train_lm};
+use ppo::sft::{SftTask, eval_loss, pack};
+use ppo::supervised::{self, Event, Settings};
 
 use super::load::read_split;
 use crate::args::{ConfigArgs, SftArgs};
@@ -86,21 +86,17 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
         eval_blocks.len(),
         args.block_size
     );
-    let before = eval_loss(
-        &burn::module::Module::valid(&model),
-        &eval_blocks,
-        args.batch_size,
-        &plain,
-    );
-    println!("before training: held-out perplexity {:.1}", before.exp());
-
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
-    let metrics_path = args.out.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path)
-        .with_context(|| format!("cannot write `{}`", metrics_path.display()))?;
+    if !args.checkpoints.resume {
+        let before = eval_loss(
+            &burn::module::Module::valid(&model),
+            &eval_blocks,
+            args.batch_size,
+            &plain,
+        );
+        println!("before training: held-out perplexity {:.1}", before.exp());
+    }
     let tokenizer_files = vec![tokenizer.source().to_path_buf()];
-    let settings = SftSettings {
+    let settings = Settings {
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.lr,
@@ -108,28 +104,38 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
         weight_decay: 0.01,
         seed: config.seed,
     };
+    let task = SftTask {
+        train: &train_blocks,
+        eval: &eval_blocks,
+        eval_batch: args.batch_size,
+        config: &gpt2,
+        tokenizer_files: &tokenizer_files,
+    };
     let steps = train_blocks.len().div_ceil(args.batch_size.max(1)) * args.epochs;
     let bar = progress::bar(steps, "sft");
-    let (_, reports) = train_lm(
+    let checkpointing = args.checkpoints.checkpointing(&args.out);
+    let (_, reports) = supervised::train(
+        &task,
         model,
-        &train_blocks,
-        &eval_blocks,
         &settings,
+        &checkpointing,
         &autodiff,
-        |done, _, loss| {
-            bar.set_position(done as u64);
-            bar.set_message(format!("loss {loss:.3}"));
-        },
-        |valid, report| {
-            save_policy(valid, &gpt2, &args.out, false, &tokenizer_files)?;
-            bar.suspend(|| {
-                println!(
+        |event| {
+            match event {
+                Event::Resumed { step } => {
+                    bar.set_position(step as u64);
+                    bar.println(format!("resuming {} at step {step}", args.out.display()));
+                }
+                Event::Step { step, loss, .. } => {
+                    bar.set_position(step as u64);
+                    bar.set_message(format!("loss {loss:.3}"));
+                }
+                Event::Epoch(r) => bar.println(format!(
                     "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
-                    report.epoch, report.train_loss, report.eval_loss, report.eval_perplexity
-                )
-            });
-            let line = serde_json::to_string(report).unwrap_or_default();
-            writeln!(metrics, "{line}").map_err(|e| ppo::TrainError::io(&metrics_path, e))
+                    r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
+                )),
+            }
+            ControlFlow::Continue(())
         },
     )?;
     bar.finish_and_clear();

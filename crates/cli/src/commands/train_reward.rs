@@ -1,11 +1,12 @@
 //! `rlhf train-reward`: a sentiment classifier for PPO's reward, trained on labelled reviews.
 
-use std::io::Write;
+use std::ops::ControlFlow;
 
 use anyhow::{Context, bail};
 use dataset::{HubOptions, Tokenizer};
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
-use ppo::reward_training::{ClassifierSettings, encode, evaluate_classifier, train_classifier};
+use ppo::reward_training::{ClassifierTask, encode, evaluate_classifier};
+use ppo::supervised::{self, Event, Settings};
 
 use super::load::read_split;
 use crate::args::{ConfigArgs, TrainRewardArgs};
@@ -80,55 +81,64 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
     );
     spinner.finish_and_clear();
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
-    let (loss0, acc0) = evaluate_classifier(
-        &burn::module::Module::valid(&model),
-        &test_enc,
-        args.batch_size,
-        1,
-        &plain,
-    );
-    println!(
-        "before training: test loss {loss0:.4}, accuracy {:.1} % ({} reviews)",
-        acc0 * 100.0,
-        test.len()
-    );
-    let settings = ClassifierSettings {
+    if !args.checkpoints.resume {
+        let (loss0, acc0) = evaluate_classifier(
+            &burn::module::Module::valid(&model),
+            &test_enc,
+            args.batch_size,
+            model_config.pad_token_id,
+            &plain,
+        );
+        println!(
+            "before training: test loss {loss0:.4}, accuracy {:.1} % ({} reviews)",
+            acc0 * 100.0,
+            test.len()
+        );
+    }
+    let settings = Settings {
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.lr,
         warmup_frac: 0.1,
         weight_decay: 0.01,
         seed: config.seed,
-        pad_id: model_config.pad_token_id,
+    };
+    let tokenizer_files = vec![tokenizer_path.clone()];
+    let task = ClassifierTask {
+        train: &train_enc,
+        test: &test_enc,
+        eval_batch: args.batch_size,
+        config: &model_config,
+        tokenizer_files: &tokenizer_files,
     };
     let steps = train_enc.ids.len().div_ceil(args.batch_size.max(1)) * args.epochs;
     let bar = progress::bar(steps, "training");
-    let tokenizer_files = vec![tokenizer_path.clone()];
-    let metrics_path = args.out.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path)
-        .with_context(|| format!("cannot write `{}`", metrics_path.display()))?;
-    let (_, reports) = train_classifier(
+    let checkpointing = args.checkpoints.checkpointing(&args.out);
+    let (_, reports) = supervised::train(
+        &task,
         model,
-        &train_enc,
-        &test_enc,
         &settings,
+        &checkpointing,
         &autodiff,
-        |done, _| bar.set_position(done as u64),
-        |valid, report| {
-            valid.save(&model_config, &args.out, &tokenizer_files)?;
-            bar.suspend(|| {
-                println!(
+        |event| {
+            match event {
+                Event::Resumed { step } => {
+                    bar.set_position(step as u64);
+                    bar.println(format!("resuming {} at step {step}", args.out.display()));
+                }
+                Event::Step { step, loss, .. } => {
+                    bar.set_position(step as u64);
+                    bar.set_message(format!("loss {loss:.3}"));
+                }
+                Event::Epoch(r) => bar.println(format!(
                     "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
-                    report.epoch,
-                    report.train_loss,
-                    report.test_loss,
-                    report.test_accuracy * 100.0
-                )
-            });
-            let line = serde_json::to_string(report).unwrap_or_default();
-            writeln!(metrics, "{line}").map_err(|e| ppo::TrainError::io(&metrics_path, e))
+                    r.epoch,
+                    r.train_loss,
+                    r.test_loss,
+                    r.test_accuracy * 100.0
+                )),
+            }
+            ControlFlow::Continue(())
         },
     )?;
     bar.finish_and_clear();

@@ -16,6 +16,7 @@ use burn::optim::ModuleOptimizer;
 use dataset::LoaderState;
 use models::export::{save_policy, write_atomic};
 use models::{Gpt2Config, Gpt2WithValueHead};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
@@ -40,6 +41,9 @@ pub struct TrainerState {
 /// Name of the file in the run directory that points at the newest checkpoint.
 pub const LATEST: &str = "latest";
 
+/// The small state file of every checkpoint.
+pub const STATE_FILE: &str = "trainer_state.json";
+
 /// Writes checkpoint `state.step` into `run_dir` and points `latest` at it.
 pub fn save(
     run_dir: &Path,
@@ -49,26 +53,49 @@ pub fn save(
     state: &TrainerState,
     tokenizer_files: &[PathBuf],
 ) -> Result<PathBuf, TrainError> {
-    let name = format!("checkpoints/step-{:06}", state.step);
+    commit(run_dir, state.step, |tmp| {
+        save_policy(policy, gpt2, &tmp.join("policy"), true, tokenizer_files)?;
+        save_optimizer(optimizer, tmp)?;
+        write_state(tmp, state)
+    })
+}
+
+/// Writes the checkpoint of `step` under `run_dir/checkpoints/`: `fill` writes its files into a
+/// temporary directory, which is renamed when complete; `latest` is replaced last.
+pub fn commit(
+    run_dir: &Path,
+    step: usize,
+    fill: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<PathBuf, TrainError> {
+    let name = format!("checkpoints/step-{step:06}");
     let final_dir = run_dir.join(&name);
-    let tmp = run_dir.join(format!("checkpoints/.step-{:06}.tmp", state.step));
+    let tmp = run_dir.join(format!("checkpoints/.step-{step:06}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     }
-    save_policy(policy, gpt2, &tmp.join("policy"), true, tokenizer_files)?;
-    let opt_path = tmp.join("optimizer.bpk");
-    optimizer.save(&opt_path).map_err(|e| {
-        TrainError::Checkpoint(format!("cannot save `{}`: {e}", opt_path.display()))
-    })?;
-    let json =
-        serde_json::to_vec_pretty(state).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-    write_atomic(&tmp.join("trainer_state.json"), &json)?;
+    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    fill(&tmp)?;
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
     }
     std::fs::rename(&tmp, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
     write_atomic(&run_dir.join(LATEST), name.as_bytes())?;
     Ok(final_dir)
+}
+
+/// Writes `optimizer.bpk` (the optimizer moments, burnpack) into a checkpoint directory.
+pub fn save_optimizer(optimizer: &ModuleOptimizer, dir: &Path) -> Result<(), TrainError> {
+    let path = dir.join("optimizer.bpk");
+    optimizer
+        .save(&path)
+        .map_err(|e| TrainError::Checkpoint(format!("cannot save `{}`: {e}", path.display())))
+}
+
+/// Writes `trainer_state.json` into a checkpoint directory.
+pub fn write_state(dir: &Path, state: &impl Serialize) -> Result<(), TrainError> {
+    let json =
+        serde_json::to_vec_pretty(state).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    Ok(write_atomic(&dir.join(STATE_FILE), &json)?)
 }
 
 /// The newest checkpoint directory of a run, from its `latest` file.
@@ -82,7 +109,7 @@ pub fn latest(run_dir: &Path) -> Result<PathBuf, TrainError> {
         ))
     })?;
     let dir = run_dir.join(name.trim());
-    if !dir.join("trainer_state.json").is_file() {
+    if !dir.join(STATE_FILE).is_file() {
         return Err(TrainError::Checkpoint(format!(
             "`{}` names `{}`, which is not a complete checkpoint",
             pointer.display(),
@@ -93,8 +120,8 @@ pub fn latest(run_dir: &Path) -> Result<PathBuf, TrainError> {
 }
 
 /// Reads `trainer_state.json` of a checkpoint directory.
-pub fn read_state(dir: &Path) -> Result<TrainerState, TrainError> {
-    let path = dir.join("trainer_state.json");
+pub fn read_state<S: DeserializeOwned>(dir: &Path) -> Result<S, TrainError> {
+    let path = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
     serde_json::from_str(&text).map_err(|e| {
         TrainError::Checkpoint(format!(

@@ -11,7 +11,9 @@ mod state;
 mod stats;
 mod window;
 
-pub use checkpoint::{LATEST, TrainerState, latest, read_state};
+pub use checkpoint::{
+    LATEST, TrainerState, commit, latest, load_optimizer, read_state, save_optimizer, write_state,
+};
 pub use error::TrainError;
 pub use metrics::{Metrics, MetricsLog, plot_svg, read_lines, sample_table};
 pub use optimize::{

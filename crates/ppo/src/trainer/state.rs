@@ -83,7 +83,7 @@ impl Trainer {
     /// A trainer continuing from checkpoint directory `dir` (its policy must already be in
     /// `parts.policy`, loaded from `dir/policy`).
     pub fn resume(parts: TrainerParts, dir: &Path) -> Result<Self, TrainError> {
-        let state = checkpoint::read_state(dir)?;
+        let state: checkpoint::TrainerState = checkpoint::read_state(dir)?;
         if state.seed != parts.config.seed {
             return Err(TrainError::Config(format!(
                 "the checkpoint was written with seed {} but the configuration says {}; resume \

@@ -1,0 +1,170 @@
+//! The pipeline commands refuse bad input with an error that names the problem and the fix:
+//! a wrong label column, an empty split, a model directory of the wrong architecture.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
+mod common;
+
+use common::{rlhf, text};
+
+const SAMPLE: &str = "tests/fixtures/imdb/sample.parquet";
+const EMPTY: &str = "tests/fixtures/imdb/empty.parquet";
+const ROBERTA_TOKENIZER: &str = "tests/fixtures/tokenizers/roberta/tokenizer.json";
+const TINY_GPT2: &str = "tests/fixtures/models/tiny-gpt2";
+const TINY_ROBERTA: &str = "tests/fixtures/models/tiny-roberta";
+
+/// Runs `rlhf`, asserts failure, and returns stderr.
+fn fails(args: &[&str]) -> String {
+    let out = rlhf(args);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "`{args:?}` succeeded:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn train_reward(out: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "train-reward",
+        "--tokenizer",
+        ROBERTA_TOKENIZER,
+        "--hidden-size",
+        "16",
+        "--max-length",
+        "32",
+        "--train-samples",
+        "16",
+        "--test-samples",
+        "16",
+        "--out",
+        out,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn wrong_label_column_names_the_column_the_columns_found_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rm");
+    let args = train_reward(
+        out.to_str().unwrap(),
+        &[
+            "--data",
+            SAMPLE,
+            "--test-data",
+            SAMPLE,
+            "--set",
+            "data.label_column=\"sentiment\"",
+        ],
+    );
+    let err = fails(&as_strs(&args));
+    for needle in ["sentiment", "text, label", "data.label_column"] {
+        assert!(err.contains(needle), "`{needle}` missing from:\n{err}");
+    }
+}
+
+#[test]
+fn empty_split_is_refused_by_each_pipeline_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let out = out.to_str().unwrap();
+    let rm = train_reward(out, &["--data", SAMPLE, "--test-data", EMPTY]);
+    let sft = [
+        "sft",
+        "--data",
+        EMPTY,
+        "--test-data",
+        SAMPLE,
+        "--n-embd",
+        "16",
+        "--n-head",
+        "2",
+        "--out",
+        out,
+    ];
+    let eval = [
+        "eval",
+        "--policy",
+        TINY_GPT2,
+        "--baseline",
+        TINY_GPT2,
+        "--set",
+        "reward.model=\"tests/fixtures/models/tiny-roberta\"",
+        "--data",
+        EMPTY,
+        "--out",
+        out,
+    ];
+    for args in [as_strs(&rm), sft.to_vec(), eval.to_vec()] {
+        let err = fails(&args);
+        assert!(
+            err.contains("empty.parquet") && err.contains("has no rows"),
+            "{args:?}:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn a_model_directory_of_the_wrong_architecture_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let out = out.to_str().unwrap();
+    // A RoBERTa directory given as the GPT-2 base model, and the reverse.
+    let sft = [
+        "sft",
+        "--data",
+        SAMPLE,
+        "--test-data",
+        SAMPLE,
+        "--base-model",
+        TINY_ROBERTA,
+        "--out",
+        out,
+    ];
+    let err = fails(&sft);
+    assert!(
+        err.contains("tiny-roberta") && err.contains("gpt2") && err.contains("roberta"),
+        "{err}"
+    );
+    let rm = train_reward(
+        out,
+        &[
+            "--data",
+            SAMPLE,
+            "--test-data",
+            SAMPLE,
+            "--base-model",
+            TINY_GPT2,
+        ],
+    );
+    let err = fails(&as_strs(&rm));
+    assert!(
+        err.contains("tiny-gpt2") && err.contains("roberta"),
+        "{err}"
+    );
+    // PPO with the two models swapped.
+    let run_dir = format!("output.dir={}", serde_json::Value::from(out));
+    let train = [
+        "train",
+        "--set",
+        "policy.model=\"tests/fixtures/models/tiny-roberta\"",
+        "--set",
+        "reward.model=\"tests/fixtures/models/tiny-gpt2\"",
+        "--set",
+        "data.path=\"tests/fixtures/imdb/sample.parquet\"",
+        "--set",
+        &run_dir,
+    ];
+    let err = fails(&train);
+    assert!(
+        err.contains("tiny-roberta") && err.contains("gpt2"),
+        "{err}"
+    );
+}
