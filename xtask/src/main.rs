@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 
 mod bench;
 mod demo;
+mod demo_report;
 mod python;
 mod reference;
 use clap::{Parser, Subcommand};
@@ -62,9 +63,15 @@ enum Task {
         #[arg(long)]
         no_python: bool,
     },
-    /// The whole offline IMDB pipeline on the bundled subset: SFT, reward model, PPO,
-    /// evaluation (release build; outputs in target/demo).
-    Demo,
+    /// The whole offline IMDB pipeline: SFT, reward model, PPO, evaluation, and a before/after
+    /// summary (profile optdev; outputs in target/demo).
+    Demo {
+        /// A directory with the full data in the stanfordnlp/imdb layout (`train.parquet` and
+        /// `test.parquet`, or `plain_text/<split>-00000-of-00001.parquet`); default: the subset
+        /// bundled in tests/fixtures/imdb/demo.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -129,7 +136,7 @@ fn run(task: Task) -> anyhow::Result<()> {
                 skip_python: no_python,
             },
         ),
-        Task::Demo => demo::demo(&root),
+        Task::Demo { data } => demo::demo(&root, data.as_deref()),
     }
 }
 

@@ -21,3 +21,9 @@ pub fn spinner(message: &str) -> ProgressBar {
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner
 }
+
+/// Prints `line` to stdout above `bar` (unlike `ProgressBar::println`, also when the bar is
+/// hidden, e.g. in a pipe or a log file).
+pub fn say(bar: &ProgressBar, line: impl std::fmt::Display) {
+    bar.suspend(|| println!("{line}"));
+}

@@ -61,7 +61,7 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
                 "logits": named(row),
                 "probabilities": named(&probs),
             });
-            bar.suspend(|| println!("{line}"));
+            progress::say(&bar, line);
         }
         bar.inc(chunk.len() as u64);
     }

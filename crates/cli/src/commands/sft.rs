@@ -124,16 +124,22 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
             match event {
                 Event::Resumed { step } => {
                     bar.set_position(step as u64);
-                    bar.println(format!("resuming {} at step {step}", args.out.display()));
+                    progress::say(
+                        &bar,
+                        format!("resuming {} at step {step}", args.out.display()),
+                    );
                 }
                 Event::Step { step, loss, .. } => {
                     bar.set_position(step as u64);
                     bar.set_message(format!("loss {loss:.3}"));
                 }
-                Event::Epoch(r) => bar.println(format!(
-                    "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
-                    r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
-                )),
+                Event::Epoch(r) => progress::say(
+                    &bar,
+                    format!(
+                        "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
+                        r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
+                    ),
+                ),
             }
             ControlFlow::Continue(())
         },

@@ -124,19 +124,25 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
             match event {
                 Event::Resumed { step } => {
                     bar.set_position(step as u64);
-                    bar.println(format!("resuming {} at step {step}", args.out.display()));
+                    progress::say(
+                        &bar,
+                        format!("resuming {} at step {step}", args.out.display()),
+                    );
                 }
                 Event::Step { step, loss, .. } => {
                     bar.set_position(step as u64);
                     bar.set_message(format!("loss {loss:.3}"));
                 }
-                Event::Epoch(r) => bar.println(format!(
-                    "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
-                    r.epoch,
-                    r.train_loss,
-                    r.test_loss,
-                    r.test_accuracy * 100.0
-                )),
+                Event::Epoch(r) => progress::say(
+                    &bar,
+                    format!(
+                        "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
+                        r.epoch,
+                        r.train_loss,
+                        r.test_loss,
+                        r.test_accuracy * 100.0
+                    ),
+                ),
             }
             ControlFlow::Continue(())
         },
