@@ -112,7 +112,7 @@ pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
                 "--set",
                 "ppo.learning_rate=5e-4",
                 "--set",
-                "ppo.init_kl_coef=0.1",
+                "ppo.init_kl_coef=0.05",
                 "--set",
                 &format!("ppo.steps={}", PPO_STEPS * 32),
                 "--set",
@@ -202,4 +202,37 @@ fn strings(args: &[&str]) -> Vec<String> {
 /// A TOML string literal (for `--set` values that are paths).
 fn toml_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A panic is the failure report.
+
+    use super::splits;
+
+    #[test]
+    fn data_dir_accepts_both_layouts_and_names_what_is_missing() {
+        let root = tempfile::tempdir().unwrap();
+        let (train, _) = splits(root.path(), None).unwrap();
+        assert!(train.ends_with("tests/fixtures/imdb/demo/train.parquet"));
+
+        let flat = root.path().join("flat");
+        std::fs::create_dir_all(&flat).unwrap();
+        for split in ["train", "test"] {
+            std::fs::write(flat.join(format!("{split}.parquet")), b"").unwrap();
+        }
+        let (train, test) = splits(root.path(), Some("flat".as_ref())).unwrap();
+        assert!(train.ends_with("flat/train.parquet") && test.ends_with("flat/test.parquet"));
+
+        let hub = root.path().join("hub/plain_text");
+        std::fs::create_dir_all(&hub).unwrap();
+        std::fs::write(hub.join("train-00000-of-00001.parquet"), b"").unwrap();
+        let err = splits(root.path(), Some("hub".as_ref()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no test split"), "{err}");
+        std::fs::write(hub.join("test-00000-of-00001.parquet"), b"").unwrap();
+        let (_, test) = splits(root.path(), Some("hub".as_ref())).unwrap();
+        assert!(test.ends_with("plain_text/test-00000-of-00001.parquet"));
+    }
 }
