@@ -27,3 +27,27 @@ pub fn spinner(message: &str) -> ProgressBar {
 pub fn say(bar: &ProgressBar, line: impl std::fmt::Display) {
     bar.suspend(|| println!("{line}"));
 }
+
+/// The progress observer of a supervised run (`sft`, `train-reward`): moves `bar`, shows the
+/// step's loss, and prints the resume point and `epoch_line` of every epoch report.
+pub fn supervised_observer<'a, R>(
+    bar: &'a ProgressBar,
+    out: &'a std::path::Path,
+    epoch_line: impl Fn(&R) -> String + 'a,
+) -> impl FnMut(ppo::supervised::Event<'_, R>) -> std::ops::ControlFlow<()> + 'a {
+    use ppo::supervised::Event;
+    move |event| {
+        match event {
+            Event::Resumed { step } => {
+                bar.set_position(step as u64);
+                say(bar, format!("resuming {} at step {step}", out.display()));
+            }
+            Event::Step { step, loss, .. } => {
+                bar.set_position(step as u64);
+                bar.set_message(format!("loss {loss:.3}"));
+            }
+            Event::Epoch(report) => say(bar, epoch_line(report)),
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}

@@ -1,12 +1,10 @@
 //! `rlhf sft`: causal-LM training of the policy on review text.
 
-use std::ops::ControlFlow;
-
 use anyhow::bail;
 use dataset::{HubOptions, Review, Tokenizer};
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
-use ppo::sft::{SftTask, eval_loss, pack};
-use ppo::supervised::{self, Event, Settings};
+use ppo::sft::{SftReport, SftTask, eval_loss, pack};
+use ppo::supervised::{self, Settings};
 
 use super::load::read_split;
 use crate::args::{ConfigArgs, SftArgs};
@@ -120,29 +118,12 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
         &settings,
         &checkpointing,
         &autodiff,
-        |event| {
-            match event {
-                Event::Resumed { step } => {
-                    bar.set_position(step as u64);
-                    progress::say(
-                        &bar,
-                        format!("resuming {} at step {step}", args.out.display()),
-                    );
-                }
-                Event::Step { step, loss, .. } => {
-                    bar.set_position(step as u64);
-                    bar.set_message(format!("loss {loss:.3}"));
-                }
-                Event::Epoch(r) => progress::say(
-                    &bar,
-                    format!(
-                        "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
-                        r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
-                    ),
-                ),
-            }
-            ControlFlow::Continue(())
-        },
+        progress::supervised_observer(&bar, &args.out, |r: &SftReport| {
+            format!(
+                "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
+                r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
+            )
+        }),
     )?;
     bar.finish_and_clear();
     if let Some(last) = reports.last() {

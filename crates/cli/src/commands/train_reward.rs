@@ -1,12 +1,10 @@
 //! `rlhf train-reward`: a sentiment classifier for PPO's reward, trained on labelled reviews.
 
-use std::ops::ControlFlow;
-
 use anyhow::{Context, bail};
 use dataset::{HubOptions, Tokenizer};
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
-use ppo::reward_training::{ClassifierTask, encode, evaluate_classifier};
-use ppo::supervised::{self, Event, Settings};
+use ppo::reward_training::{ClassifierTask, EpochReport, encode, evaluate_classifier};
+use ppo::supervised::{self, Settings};
 
 use super::load::read_split;
 use crate::args::{ConfigArgs, TrainRewardArgs};
@@ -120,32 +118,15 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
         &settings,
         &checkpointing,
         &autodiff,
-        |event| {
-            match event {
-                Event::Resumed { step } => {
-                    bar.set_position(step as u64);
-                    progress::say(
-                        &bar,
-                        format!("resuming {} at step {step}", args.out.display()),
-                    );
-                }
-                Event::Step { step, loss, .. } => {
-                    bar.set_position(step as u64);
-                    bar.set_message(format!("loss {loss:.3}"));
-                }
-                Event::Epoch(r) => progress::say(
-                    &bar,
-                    format!(
-                        "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
-                        r.epoch,
-                        r.train_loss,
-                        r.test_loss,
-                        r.test_accuracy * 100.0
-                    ),
-                ),
-            }
-            ControlFlow::Continue(())
-        },
+        progress::supervised_observer(&bar, &args.out, |r: &EpochReport| {
+            format!(
+                "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
+                r.epoch,
+                r.train_loss,
+                r.test_loss,
+                r.test_accuracy * 100.0
+            )
+        }),
     )?;
     bar.finish_and_clear();
     if let Some(last) = reports.last() {
