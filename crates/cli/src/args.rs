@@ -126,18 +126,26 @@ pub struct GenerateArgs {
     pub json: bool,
 }
 
+/// The review splits of the supervised trainers (`sft`, `train-reward`).
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Training reviews (parquet, stanfordnlp/imdb schema). Default: the configured data set.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Held-out reviews. Default: the configured data set, split `test`.
+    #[arg(long, value_name = "FILE")]
+    pub test_data: Option<PathBuf>,
+    /// At most this many training reviews (seeded random subset; 0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub train_samples: usize,
+}
+
 /// `rlhf sft`.
 #[derive(Debug, Args)]
 pub struct SftArgs {
-    /// Training reviews (parquet). Default: the configured data set.
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// Held-out reviews for perplexity. Default: the configured data set, split `test`.
-    #[arg(long, value_name = "FILE")]
-    pub test_data: Option<PathBuf>,
-    /// At most this many training reviews (seeded subset; 0 = all).
-    #[arg(long, default_value_t = 0)]
-    pub train_samples: usize,
+    /// Training and held-out reviews.
+    #[command(flatten)]
+    pub reviews: ReviewArgs,
     /// At most this many held-out reviews.
     #[arg(long, default_value_t = 200)]
     pub test_samples: usize,
@@ -198,15 +206,9 @@ impl CheckpointArgs {
 /// `rlhf train-reward`.
 #[derive(Debug, Args)]
 pub struct TrainRewardArgs {
-    /// Training reviews (parquet, stanfordnlp/imdb schema). Default: the configured data set.
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// Held-out reviews for loss/accuracy. Default: the configured data set, split `test`.
-    #[arg(long, value_name = "FILE")]
-    pub test_data: Option<PathBuf>,
-    /// Use at most this many training reviews (seeded random subset; 0 = all).
-    #[arg(long, default_value_t = 0)]
-    pub train_samples: usize,
+    /// Training and held-out reviews.
+    #[command(flatten)]
+    pub reviews: ReviewArgs,
     /// Use at most this many test reviews (seeded random subset; 0 = all).
     #[arg(long, default_value_t = 1000)]
     pub test_samples: usize,

@@ -259,44 +259,7 @@ fn eval_reports_both_policies_and_zero_kl_for_the_baseline() {
 fn train_reward_saves_a_classifier_that_score_loads() {
     let out_dir = tempfile::tempdir().unwrap();
     let out_path = out_dir.path().join("rm");
-    let out = rlhf(&[
-        "train-reward",
-        "--data",
-        "tests/fixtures/imdb/sample.parquet",
-        "--test-data",
-        "tests/fixtures/imdb/sample.parquet",
-        "--train-samples",
-        "64",
-        "--test-samples",
-        "32",
-        "--tokenizer",
-        "tests/fixtures/tokenizers/roberta/tokenizer.json",
-        "--hidden-size",
-        "16",
-        "--max-length",
-        "48",
-        "--epochs",
-        "1",
-        "--out",
-        out_path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("epoch 1: train loss"));
-    let metrics = std::fs::read_to_string(out_path.join("metrics.jsonl")).unwrap();
-    assert_eq!(metrics.lines().count(), 1);
-    let out = rlhf(&[
-        "score",
-        "--model",
-        out_path.to_str().unwrap(),
-        "--text",
-        "great",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("POSITIVE"));
-
-    // The run directory is resumable: starting over is refused, --resume continues (here: the
-    // run is complete, so nothing is left to do), other flags on resume are refused.
-    let again = |extra: &[&str]| {
+    let train_reward = |extra: &[&str]| {
         let mut args = vec![
             "train-reward",
             "--data",
@@ -319,16 +282,33 @@ fn train_reward_saves_a_classifier_that_score_loads() {
         args.extend_from_slice(extra);
         rlhf(&args)
     };
-    let out = again(&["--epochs", "1"]);
+    let out = train_reward(&["--epochs", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("epoch 1: train loss"));
+    let metrics = std::fs::read_to_string(out_path.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 1);
+    let out = rlhf(&[
+        "score",
+        "--model",
+        out_path.to_str().unwrap(),
+        "--text",
+        "great",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("POSITIVE"));
+
+    // The run directory is resumable: starting over is refused, --resume continues (here: the
+    // run is complete, so nothing is left to do), other flags on resume are refused.
+    let out = train_reward(&["--epochs", "1"]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("--resume"),
         "{}",
         text(&out.stderr)
     );
-    let out = again(&["--epochs", "1", "--resume"]);
+    let out = train_reward(&["--epochs", "1", "--resume"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = again(&["--epochs", "2", "--resume"]);
+    let out = train_reward(&["--epochs", "2", "--resume"]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("same flags"),

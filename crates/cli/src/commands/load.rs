@@ -178,3 +178,20 @@ pub fn read_split(
     }
     Ok(reviews)
 }
+
+/// The training split (`data.split`, or `--data`) and the held-out split (`test`, or
+/// `--test-data`) of a supervised trainer, each a seeded subset.
+pub fn read_splits(
+    config: &Config,
+    reviews: &crate::args::ReviewArgs,
+    test_samples: usize,
+) -> anyhow::Result<(Vec<Review>, Vec<Review>)> {
+    let train = read_split(
+        config,
+        reviews.data.as_deref(),
+        &config.data.split,
+        reviews.train_samples,
+    )?;
+    let test = read_split(config, reviews.test_data.as_deref(), "test", test_samples)?;
+    Ok((train, test))
+}

@@ -6,7 +6,7 @@ use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
 use ppo::sft::{SftReport, SftTask, eval_loss, pack};
 use ppo::supervised::{self, Settings};
 
-use super::load::read_split;
+use super::load::read_splits;
 use crate::args::{ConfigArgs, SftArgs};
 use crate::{device, progress};
 
@@ -16,18 +16,7 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
     let plain = device::select(config.device)?;
     let autodiff = plain.clone().autodiff();
     let hub = HubOptions::from_env();
-    let train = read_split(
-        &config,
-        args.data.as_deref(),
-        &config.data.split,
-        args.train_samples,
-    )?;
-    let test = read_split(
-        &config,
-        args.test_data.as_deref(),
-        "test",
-        args.test_samples,
-    )?;
+    let (train, test) = read_splits(&config, &args.reviews, args.test_samples)?;
 
     let (model, gpt2, tokenizer_path) = match &args.base_model {
         Some(spec) => {

@@ -6,7 +6,7 @@ use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
 use ppo::reward_training::{ClassifierTask, EpochReport, encode, evaluate_classifier};
 use ppo::supervised::{self, Settings};
 
-use super::load::read_split;
+use super::load::read_splits;
 use crate::args::{ConfigArgs, TrainRewardArgs};
 use crate::{device, progress};
 
@@ -16,18 +16,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
     let plain = device::select(config.device)?;
     let autodiff = plain.clone().autodiff();
     let hub = HubOptions::from_env();
-    let train = read_split(
-        &config,
-        args.data.as_deref(),
-        &config.data.split,
-        args.train_samples,
-    )?;
-    let test = read_split(
-        &config,
-        args.test_data.as_deref(),
-        "test",
-        args.test_samples,
-    )?;
+    let (train, test) = read_splits(&config, &args.reviews, args.test_samples)?;
     for (set, name) in [(&train, "training"), (&test, "test")] {
         if let Some(bad) = set.iter().find(|r| !(0..=1).contains(&r.label)) {
             bail!(
