@@ -1,10 +1,14 @@
 //! Command-line arguments.
 
+mod supervised;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use config::{Config, ConfigSources};
+
+pub use supervised::{SftArgs, TrainRewardArgs};
 
 /// RLHF with PPO for GPT-2 in Rust on burn: a native alternative to Python TRL.
 #[derive(Debug, Parser)]
@@ -60,10 +64,12 @@ pub enum Command {
     /// Print statistics of a review dataset and sample prompts built from it.
     Data(DataArgs),
     /// Fine-tune (or pre-train from a fresh config) the GPT-2 policy on review text: packed blocks,
-    /// next-token loss, AdamW with warm-up and decay, held-out perplexity each epoch.
+    /// next-token loss, AdamW with warm-up and decay, held-out perplexity each epoch (config
+    /// section [sft]; e.g. --config config/sft-imdb.toml).
     Sft(SftArgs),
     /// Train a RoBERTa sentiment classifier (the reward model) on labelled reviews; saved in
-    /// Hugging Face layout with labels NEGATIVE/POSITIVE, usable as reward.model.
+    /// Hugging Face layout with labels NEGATIVE/POSITIVE, usable as reward.model (config section
+    /// [reward_model]; e.g. --config config/reward-imdb.toml).
     TrainReward(TrainRewardArgs),
     /// Evaluate a trained policy against its baseline on held-out prompts: reward, fraction
     /// positive, KL and perplexity under the baseline, distinct-n, samples, a JSON report and a
@@ -124,127 +130,6 @@ pub struct GenerateArgs {
     /// Print JSON lines with tokens and log-probabilities instead of plain text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The review splits of the supervised trainers (`sft`, `train-reward`).
-#[derive(Debug, Args)]
-pub struct ReviewArgs {
-    /// Training reviews (parquet, stanfordnlp/imdb schema). Default: the configured data set.
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// Held-out reviews. Default: the configured data set, split `test`.
-    #[arg(long, value_name = "FILE")]
-    pub test_data: Option<PathBuf>,
-    /// At most this many training reviews (seeded random subset; 0 = all).
-    #[arg(long, default_value_t = 0)]
-    pub train_samples: usize,
-}
-
-/// `rlhf sft`.
-#[derive(Debug, Args)]
-pub struct SftArgs {
-    /// Training and held-out reviews.
-    #[command(flatten)]
-    pub reviews: ReviewArgs,
-    /// At most this many held-out reviews.
-    #[arg(long, default_value_t = 200)]
-    pub test_samples: usize,
-    /// Start from this GPT-2 (directory or hub id); default: a fresh model of the size below.
-    #[arg(long)]
-    pub base_model: Option<String>,
-    /// Hidden size of a fresh model.
-    #[arg(long, default_value_t = 128)]
-    pub n_embd: usize,
-    /// Blocks of a fresh model.
-    #[arg(long, default_value_t = 2)]
-    pub n_layer: usize,
-    /// Heads of a fresh model.
-    #[arg(long, default_value_t = 4)]
-    pub n_head: usize,
-    /// Tokens per training block.
-    #[arg(long, default_value_t = 128)]
-    pub block_size: usize,
-    /// Passes over the training blocks.
-    #[arg(long, default_value_t = 1)]
-    pub epochs: usize,
-    /// Blocks per step.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Output directory (HF layout + metrics.jsonl + checkpoints/).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Checkpointing and resuming.
-    #[command(flatten)]
-    pub checkpoints: CheckpointArgs,
-}
-
-/// Checkpointing flags of the supervised trainers (`sft`, `train-reward`).
-#[derive(Debug, Args)]
-pub struct CheckpointArgs {
-    /// Steps between checkpoints, besides the one after every epoch (0 = after epochs only).
-    #[arg(long, default_value_t = 100)]
-    pub save_every: usize,
-    /// Continue the run in --out from its newest checkpoint (same flags and data).
-    #[arg(long)]
-    pub resume: bool,
-}
-
-impl CheckpointArgs {
-    /// The loop's checkpoint settings for output directory `out`.
-    pub fn checkpointing(&self, out: &std::path::Path) -> ppo::supervised::Checkpointing {
-        ppo::supervised::Checkpointing {
-            out: out.to_path_buf(),
-            save_every: self.save_every,
-            resume: self.resume,
-        }
-    }
-}
-
-/// `rlhf train-reward`.
-#[derive(Debug, Args)]
-pub struct TrainRewardArgs {
-    /// Training and held-out reviews.
-    #[command(flatten)]
-    pub reviews: ReviewArgs,
-    /// Use at most this many test reviews (seeded random subset; 0 = all).
-    #[arg(long, default_value_t = 1000)]
-    pub test_samples: usize,
-    /// Fine-tune this classifier (directory or hub id) instead of starting from random weights.
-    #[arg(long)]
-    pub base_model: Option<String>,
-    /// RoBERTa tokenizer.json (default: the base model's).
-    #[arg(long, value_name = "FILE")]
-    pub tokenizer: Option<PathBuf>,
-    /// Hidden size of a fresh model.
-    #[arg(long, default_value_t = 64)]
-    pub hidden_size: usize,
-    /// Encoder layers of a fresh model.
-    #[arg(long, default_value_t = 1)]
-    pub layers: usize,
-    /// Attention heads of a fresh model.
-    #[arg(long, default_value_t = 4)]
-    pub heads: usize,
-    /// Tokens per review (longer reviews are cut, keeping `</s>`).
-    #[arg(long, default_value_t = 256)]
-    pub max_length: usize,
-    /// Passes over the training reviews.
-    #[arg(long, default_value_t = 2)]
-    pub epochs: usize,
-    /// Reviews per step.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Peak learning rate (linear warm-up over 10 % of the steps, then linear decay).
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Output directory (HF layout + metrics.jsonl + checkpoints/).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Checkpointing and resuming.
-    #[command(flatten)]
-    pub checkpoints: CheckpointArgs,
 }
 
 /// `rlhf eval`.

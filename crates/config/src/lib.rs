@@ -1,7 +1,8 @@
 //! Run configuration for the RLHF toolkit.
 //!
 //! One [`Config`] describes a whole run: seed, device, policy and reward models, data, generation,
-//! PPO hyper-parameters and output. Names and defaults follow TRL 0.11.4's `PPOConfig` and its
+//! PPO hyper-parameters and output, and the supervised trainers around PPO (`sft`,
+//! `reward_model`). Names and defaults follow TRL 0.11.4's `PPOConfig` and its
 //! `gpt2-sentiment` example (`trl/trainer/ppo_config.py`, `examples/notebooks/gpt2-sentiment.ipynb`).
 //!
 //! Layers, lowest to highest precedence (see [`ConfigSources`]):
@@ -17,6 +18,7 @@ mod persist;
 mod ppo;
 mod schema;
 mod suggest;
+mod supervised;
 mod validate;
 
 pub use device::{DEVICE_SYNTAX, DeviceSpec};
@@ -27,3 +29,4 @@ pub use schema::{
     Config, DataConfig, GenerationConfig, KlPenalty, OutputConfig, PolicyConfig, PpoConfig,
     RewardConfig, RewardMode, ValueHeadInit,
 };
+pub use supervised::{RewardModelConfig, SftConfig, TrainingConfig};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::DeviceSpec;
 pub use crate::ppo::{KlPenalty, PpoConfig};
+use crate::supervised::{RewardModelConfig, SftConfig};
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub struct Config {
     pub ppo: PpoConfig,
     /// Checkpoints, metrics and samples.
     pub output: OutputConfig,
+    /// `rlhf sft`: supervised training of the policy on review text.
+    pub sft: SftConfig,
+    /// `rlhf train-reward`: training the reward classifier.
+    pub reward_model: RewardModelConfig,
 }
 
 impl Default for Config {
@@ -46,6 +51,8 @@ impl Default for Config {
             generation: GenerationConfig::default(),
             ppo: PpoConfig::default(),
             output: OutputConfig::default(),
+            sft: SftConfig::default(),
+            reward_model: RewardModelConfig::default(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Cross-field checks: values that are valid one by one but not together.
 
-use crate::{Config, ConfigError, Problem};
+use crate::{Config, ConfigError, Problem, TrainingConfig};
 
 /// Collects failed checks.
 struct Checks(Vec<Problem>);
@@ -124,10 +124,70 @@ impl Config {
         c.require(!self.exp_name.trim().is_empty(), "exp_name", || {
             "must not be empty".into()
         });
+        self.check_supervised(&mut c);
         if c.0.is_empty() {
             Ok(())
         } else {
             Err(ConfigError::Inconsistent { problems: c.0 })
         }
     }
+
+    /// The `sft` and `reward_model` sections.
+    fn check_supervised(&self, c: &mut Checks) {
+        let (s, r) = (&self.sft, &self.reward_model);
+        for (key, value) in [
+            ("sft.n_embd", s.n_embd),
+            ("sft.n_layer", s.n_layer),
+            ("sft.n_head", s.n_head),
+            ("sft.block_size", s.block_size),
+            ("reward_model.hidden_size", r.hidden_size),
+            ("reward_model.num_hidden_layers", r.num_hidden_layers),
+            ("reward_model.num_attention_heads", r.num_attention_heads),
+        ] {
+            c.require(value > 0, key, || "must be at least 1".into());
+        }
+        for (key, size, heads) in [
+            ("sft.n_embd", s.n_embd, s.n_head),
+            (
+                "reward_model.hidden_size",
+                r.hidden_size,
+                r.num_attention_heads,
+            ),
+        ] {
+            c.require(heads == 0 || size.is_multiple_of(heads), key, || {
+                format!("{size} is not a multiple of the number of heads ({heads})")
+            });
+        }
+        c.require(r.max_length >= 3, "reward_model.max_length", || {
+            format!(
+                "must hold <s>, at least one token and </s> (>= 3), got {}",
+                r.max_length
+            )
+        });
+        check_training(c, "sft.training", &s.training);
+        check_training(c, "reward_model.training", &r.training);
+    }
+}
+
+/// The loop settings of one supervised section (`prefix` = `sft.training`, ...).
+fn check_training(c: &mut Checks, prefix: &str, t: &TrainingConfig) {
+    let key = |name: &str| format!("{prefix}.{name}");
+    for (name, value) in [("epochs", t.epochs), ("batch_size", t.batch_size)] {
+        c.require(value > 0, &key(name), || "must be at least 1".into());
+    }
+    c.require(
+        t.learning_rate.is_finite() && t.learning_rate > 0.0,
+        &key("learning_rate"),
+        || format!("must be a finite number > 0, got {}", t.learning_rate),
+    );
+    c.require(
+        (0.0..=1.0).contains(&t.warmup_frac),
+        &key("warmup_frac"),
+        || format!("must be in [0, 1], got {}", t.warmup_frac),
+    );
+    c.require(
+        t.weight_decay.is_finite() && t.weight_decay >= 0.0,
+        &key("weight_decay"),
+        || format!("must be a finite number >= 0, got {}", t.weight_decay),
+    );
 }

@@ -92,6 +92,13 @@ pub enum ModelError {
         /// What failed.
         message: String,
     },
+    /// The model's tokenizer could not encode a text.
+    #[error("the reward model's tokenizer cannot encode a text")]
+    Tokenize {
+        /// The tokenizer's error.
+        #[source]
+        source: dataset::DatasetError,
+    },
     /// Bad generation input (empty batch, no room for new tokens, ...).
     #[error("invalid generation request: {0}")]
     Generation(String),

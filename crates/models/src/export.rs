@@ -145,6 +145,15 @@ pub fn save_policy(
     copy_files(dir, tokenizer_files)
 }
 
+/// The tokenizer files a saved model carries: `tokenizer_json` and, when it exists beside it,
+/// `tokenizer_config.json` (transformers' `AutoTokenizer` reads both).
+pub fn tokenizer_files(tokenizer_json: &Path) -> Vec<PathBuf> {
+    let config = tokenizer_json.with_file_name("tokenizer_config.json");
+    let mut files = vec![tokenizer_json.to_path_buf()];
+    files.extend(Some(config).filter(|c| c.is_file()));
+    files
+}
+
 /// Copies `files` (tokenizer files) into `dir`, each atomically.
 pub fn copy_files(dir: &Path, files: &[PathBuf]) -> Result<(), ModelError> {
     for file in files {

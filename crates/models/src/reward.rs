@@ -1,12 +1,11 @@
 //! Scoring texts with the RoBERTa classifier: tokenize, right-pad, forward, per-label logits.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use dataset::{HubOptions, Tokenizer};
 
 use crate::ModelError;
 use crate::hf_config::ModelFiles;
-use crate::roberta::{RobertaConfig, RobertaForSequenceClassification, roberta_position_ids};
-use crate::weights::ids_tensor;
+use crate::roberta::{RobertaBatch, RobertaConfig, RobertaForSequenceClassification};
 
 /// A loaded sequence classifier with its tokenizer and label names.
 #[derive(Debug)]
@@ -72,9 +71,10 @@ impl RewardModel {
         for chunk in texts.chunks(batch_size.max(1)) {
             let mut rows = Vec::with_capacity(chunk.len());
             for text in chunk {
-                let mut ids = self.tokenizer.encode(text, true).map_err(|e| {
-                    ModelError::Generation(format!("cannot tokenize a text for scoring: {e}"))
-                })?;
+                let mut ids = self
+                    .tokenizer
+                    .encode(text, true)
+                    .map_err(|source| ModelError::Tokenize { source })?;
                 if ids.len() > max_len {
                     let last = ids[ids.len() - 1];
                     ids.truncate(max_len - 1);
@@ -89,29 +89,14 @@ impl RewardModel {
 
     /// Logits for already tokenized rows (special tokens included), right-padded here.
     pub fn logits(&self, rows: &[Vec<u32>]) -> Vec<Vec<f32>> {
-        let b = rows.len();
-        let t = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        let pad = self.config.pad_token_id;
-        let mut ids = Vec::with_capacity(b * t);
-        let mut mask = Vec::with_capacity(b * t);
-        for row in rows {
-            ids.extend(
-                row.iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(pad, t - row.len())),
-            );
-            mask.extend(
-                std::iter::repeat_n(1i32, row.len()).chain(std::iter::repeat_n(0, t - row.len())),
-            );
-        }
-        let positions = roberta_position_ids(&ids, b, t, pad, &self.device);
-        let mask: Tensor<2, Int> = Tensor::from_data(TensorData::new(mask, [b, t]), &self.device);
-        let logits = self
+        let batch = RobertaBatch::right_padded(rows, self.config.pad_token_id, &self.device);
+        let values: Vec<f32> = self
             .model
-            .forward(ids_tensor(&ids, b, t, &self.device), positions, mask)
-            .into_data();
-        let values: Vec<f32> = logits.iter::<f32>().collect();
-        let n = values.len() / b.max(1);
+            .classify(batch)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let n = values.len() / rows.len().max(1);
         values.chunks(n.max(1)).map(<[f32]>::to_vec).collect()
     }
 }

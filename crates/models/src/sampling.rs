@@ -125,7 +125,9 @@ impl Sampler {
     }
 }
 
-fn softmax(scores: &[f32]) -> Vec<f64> {
+/// `softmax(scores)` in f64, shifted by the maximum for stability (the one softmax of the
+/// workspace: sampling, reward probabilities, `rlhf score`).
+pub fn softmax(scores: &[f32]) -> Vec<f64> {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
     let sum: f64 = exps.iter().sum();

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::tensor::Device;
-use config::{Config, RewardMode};
+use config::Config;
 use dataset::{HubOptions, Prompt, Tokenizer};
 use models::{Gpt2WithValueHead, ModelFiles, RewardModel, ValueHeadInit};
 use ppo::Trainer;
-use ppo::trainer::{ClassifierScorer, TrainerParts};
+use ppo::{ClassifierScorer, TrainerParts};
 
 /// The same allocator as the `rlhf` binary, so the figures match what users run.
 #[global_allocator]
@@ -61,6 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.ppo.steps = b * (REPEATS + 1);
         config.generation.output_min_length = NEW_TOKENS;
         config.generation.output_max_length = NEW_TOKENS + 1;
+        config.reward.batch_size = b;
         let prompts: Vec<Prompt> = texts
             .iter()
             .cycle()
@@ -76,13 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect::<Result<_, dataset::DatasetError>>()?;
         let parts = TrainerParts {
-            scorer: Box::new(ClassifierScorer::new(
-                reward,
-                "POSITIVE",
-                RewardMode::Logit,
-                b,
-                512,
-            )?),
+            scorer: Box::new(ClassifierScorer::new(reward, &config.reward)?),
             reference: policy.valid(),
             policy: policy.with_stable_param_ids(),
             device: autodiff.clone(),

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use burn::tensor::Device;
 use dataset::Tokenizer;
 use ppo::Trainer;
+use ppo::plot::metrics_svg;
 use ppo::toy::{toy_config, toy_parts};
-use ppo::trainer::{MetricsLog, plot_svg, read_lines};
+use ppo::trainer::{MetricsLog, read_lines};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: usize = std::env::args()
@@ -45,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             f("objective/kl_coef")
         );
     }
-    plot_svg(
+    metrics_svg(
         &out.join("learning.svg"),
         &read_lines(log.path())?,
         &["env/reward_mean", "objective/kl"],

@@ -1,16 +1,20 @@
 //! Held-out evaluation of a policy: sample responses to prompts, score them, and measure how far
 //! the policy moved from a reference (KL, perplexity) and how varied its text is (distinct-n).
+//! Sampling, decoding and scoring are the PPO rollout's own ([`crate::rollout`],
+//! [`crate::scorer`]), so evaluation sees exactly what training optimises.
 
 use std::collections::HashSet;
 
 use burn::tensor::Device;
-use dataset::{Tokenizer, left_pad};
-use models::{GenerationConfig, Gpt2WithValueHead, RewardModel, generate};
+use dataset::Tokenizer;
+use models::{GenerationConfig, Gpt2WithValueHead};
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use crate::trainer::{SequenceBatch, TrainError, forward_window, reduce};
-use config::RewardMode;
+use crate::TrainError;
+use crate::forward::{SequenceBatch, WindowOptions, forward_window};
+use crate::rollout::Sampler;
+use crate::scorer::ClassifierScorer;
 
 /// One evaluated sample.
 #[derive(Debug, Clone, Serialize)]
@@ -58,101 +62,99 @@ pub struct EvalSetup<'a> {
     pub n_positions: usize,
     /// Policy tokenizer.
     pub tokenizer: &'a Tokenizer,
-    /// Reward classifier.
-    pub reward: &'a RewardModel,
-    /// Index of the rewarded label.
-    pub label: usize,
-    /// Score reduction.
-    pub mode: RewardMode,
-    /// Texts per scoring batch.
-    pub batch_size: usize,
+    /// The reward classifier with the run's `reward` settings; its batch size is also the
+    /// number of prompts sampled at a time.
+    pub scorer: &'a ClassifierScorer,
     /// Decoding.
     pub generation: GenerationConfig,
     /// Device of both models (plain).
     pub device: &'a Device,
 }
 
-/// Evaluates `policy` on `prompts` (ids and texts), `batch` prompts at a time.
+/// Running sums over the evaluated samples.
+#[derive(Default)]
+struct Totals {
+    rewards: Vec<f64>,
+    positive: usize,
+    kl: f64,
+    nll: f64,
+    tokens: usize,
+    responses: Vec<Vec<u32>>,
+    examples: Vec<EvalSample>,
+}
+
+/// Evaluates `policy` (an inference copy) on `prompts` (ids and texts).
 pub fn evaluate(
     policy: &Gpt2WithValueHead,
     prompts: &[(Vec<u32>, String)],
     setup: &EvalSetup<'_>,
     rng: &mut StdRng,
 ) -> Result<EvalReport, TrainError> {
-    let mut rewards = Vec::new();
-    let mut positive = 0usize;
-    let (mut kl_sum, mut nll_sum, mut tokens) = (0.0f64, 0.0f64, 0usize);
-    let mut responses: Vec<Vec<u32>> = Vec::new();
-    let mut examples = Vec::new();
+    let sampler = Sampler {
+        model: &policy.transformer,
+        n_positions: setup.n_positions,
+        tokenizer: setup.tokenizer,
+        generation: &setup.generation,
+        device: setup.device,
+    };
     let eos = setup.generation.pad_token_id;
-    for chunk in prompts.chunks(setup.batch_size.max(1)) {
-        let queries: Vec<Vec<u32>> = chunk.iter().map(|(ids, _)| ids.clone()).collect();
-        let refs: Vec<&[u32]> = queries.iter().map(Vec::as_slice).collect();
-        let padded = left_pad(&refs, eos);
-        let out = generate(
-            &policy.transformer,
-            setup.n_positions,
-            &padded,
-            &setup.generation,
-            None,
-            rng,
-            setup.device,
-        )?;
-        let mut texts = Vec::with_capacity(chunk.len());
-        for ((_, query), response) in chunk.iter().zip(&out.responses) {
-            texts.push(format!(
-                "{query}{}",
-                setup.tokenizer.decode(response, false)?
-            ));
-        }
-        let logits = setup.reward.score(&texts, setup.batch_size, 512)?;
-        let batch = SequenceBatch::new(&queries, &out.responses, eos);
-        let ours = forward_window(policy, &batch, 1.0, false, false, setup.device);
-        let theirs = forward_window(setup.reference, &batch, 1.0, false, false, setup.device);
+    let mut totals = Totals::default();
+    for chunk in prompts.chunks(setup.scorer.batch_size()) {
+        let queries = chunk.iter().map(|(ids, _)| ids.clone()).collect();
+        let texts = chunk.iter().map(|(_, text)| text.clone()).collect();
+        let rollout = sampler.rollout(queries, texts, None, rng)?;
+        let logits = setup.scorer.logits(&rollout.texts)?;
+        let batch = SequenceBatch::new(&rollout.queries, &rollout.responses, eos);
+        let ours = forward_window(policy, &batch, WindowOptions::PLAIN, setup.device);
+        let theirs = forward_window(setup.reference, &batch, WindowOptions::PLAIN, setup.device);
         let lp: Vec<f32> = ours.logprobs.into_data().iter::<f32>().collect();
         let ref_lp: Vec<f32> = theirs.logprobs.into_data().iter::<f32>().collect();
-        for (row, response) in out.responses.iter().enumerate() {
-            let r = batch.r;
-            let kl: f64 = (0..response.len())
-                .map(|t| f64::from(lp[row * r + t] - ref_lp[row * r + t]))
-                .sum();
-            kl_sum += kl;
-            nll_sum -= (0..response.len())
-                .map(|t| f64::from(ref_lp[row * r + t]))
+        let r = batch.r;
+        for (row, response) in rollout.responses.iter().enumerate() {
+            let tokens = row * r..row * r + response.len();
+            totals.kl += tokens
+                .clone()
+                .map(|i| f64::from(lp[i] - ref_lp[i]))
                 .sum::<f64>();
-            tokens += response.len();
-            let row_logits = &logits[row];
-            let score = reduce(row_logits, setup.label, setup.mode);
-            let best = models::sampling::argmax(row_logits);
-            positive += usize::from(best == setup.label);
-            if examples.len() < 16 {
-                examples.push(EvalSample {
-                    query: chunk[row].1.clone(),
+            totals.nll -= tokens.map(|i| f64::from(ref_lp[i])).sum::<f64>();
+            totals.tokens += response.len();
+            let score = setup.scorer.reduce(&logits[row]);
+            let best = models::sampling::argmax(&logits[row]);
+            totals.positive += usize::from(best == setup.scorer.label());
+            if totals.examples.len() < 16 {
+                totals.examples.push(EvalSample {
+                    query: rollout.query_texts[row].clone(),
                     response: setup.tokenizer.decode(response, true)?,
                     reward: score,
                 });
             }
-            rewards.push(score);
+            totals.rewards.push(score);
         }
-        responses.extend(out.responses);
+        totals.responses.extend(rollout.responses);
     }
-    let n = rewards.len().max(1) as f64;
-    let mut sorted = rewards.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
-    Ok(EvalReport {
-        samples: rewards.len(),
-        reward_mean: rewards.iter().sum::<f64>() / n,
-        reward_median: median,
-        fraction_positive: positive as f64 / n,
-        kl_to_reference: kl_sum / n,
-        perplexity_under_reference: (nll_sum / tokens.max(1) as f64).exp(),
-        distinct_1: distinct(&responses, 1),
-        distinct_2: distinct(&responses, 2),
-        response_len_mean: tokens as f64 / n,
-        rewards,
-        examples,
-    })
+    Ok(totals.report())
+}
+
+impl Totals {
+    fn report(self) -> EvalReport {
+        let n = self.rewards.len().max(1) as f64;
+        let mut sorted = self.rewards.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+        EvalReport {
+            samples: self.rewards.len(),
+            reward_mean: self.rewards.iter().sum::<f64>() / n,
+            reward_median: median,
+            fraction_positive: self.positive as f64 / n,
+            kl_to_reference: self.kl / n,
+            perplexity_under_reference: (self.nll / self.tokens.max(1) as f64).exp(),
+            distinct_1: distinct(&self.responses, 1),
+            distinct_2: distinct(&self.responses, 2),
+            response_len_mean: self.tokens as f64 / n,
+            rewards: self.rewards,
+            examples: self.examples,
+        }
+    }
 }
 
 /// Unique n-grams / all n-grams over `responses` (0 when there are none).
@@ -170,60 +172,6 @@ pub fn distinct(responses: &[Vec<u32>], n: usize) -> f64 {
     } else {
         seen.len() as f64 / total as f64
     }
-}
-
-/// An SVG with two overlaid reward histograms (e.g. before and after PPO).
-pub fn histogram_svg(series: &[(&str, &[f64])]) -> String {
-    let (w, h, pad, bins) = (640.0, 300.0, 40.0, 30usize);
-    let all: Vec<f64> = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .filter(|v| v.is_finite())
-        .collect();
-    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c"];
-    let mut counts = Vec::new();
-    for (_, values) in series {
-        let mut c = vec![0usize; bins];
-        for v in values.iter().filter(|v| v.is_finite()) {
-            let i = (((v - lo) / span) * bins as f64) as usize;
-            c[i.min(bins - 1)] += 1;
-        }
-        counts.push(c);
-    }
-    let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
-    let bw = (w - 2.0 * pad) / bins as f64;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" \
-         font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    for (k, ((name, _), c)) in series.iter().zip(&counts).enumerate() {
-        let color = colors[k % colors.len()];
-        for (i, &n) in c.iter().enumerate() {
-            let bh = n as f64 / max * (h - 2.0 * pad);
-            svg.push_str(&format!(
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{color}\" fill-opacity=\"0.5\"/>\n",
-                pad + i as f64 * bw,
-                h - pad - bh,
-                bw
-            ));
-        }
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>\n",
-            w - 200.0,
-            20.0 + 16.0 * k as f64
-        ));
-    }
-    svg.push_str(&format!(
-        "<text x=\"{pad}\" y=\"{}\">{lo:.2}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{hi:.2}</text>\n\
-         <text x=\"{pad}\" y=\"20\">reward</text>\n</svg>\n",
-        h - pad + 16.0,
-        w - pad,
-        h - pad + 16.0
-    ));
-    svg
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ fn to_f32(data: TensorData) -> TensorData {
 
 #[cfg(test)]
 mod tests {
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamConfig, Optimizer};
     use burn::tensor::{Device, Distribution, Tensor};
 
     use super::HostAdam;
@@ -131,7 +131,6 @@ mod tests {
 
     #[test]
     fn matches_burn_adam_and_tf_adam() {
-        let _ = GradientsParams::new();
         let burn_adam = AdamConfig::new().with_epsilon(1e-5).build();
         let host = HostAdam {
             beta_1: 0.9,

@@ -9,13 +9,6 @@ pub fn masked_mean(values: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     (values * mask.clone()).sum() / mask.sum()
 }
 
-/// Per-row masked mean `[b, r] → [b]`: `Σ_t(x·m) / Σ_t m`.
-pub fn masked_mean_rows(values: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
-    let num = (values * mask.clone()).sum_dim(1);
-    let den = mask.sum_dim(1);
-    (num / den).squeeze_dim::<1>(1)
-}
-
 /// Variance over the masked positions. With `unbiased`, Bessel's correction `n / (n - 1)`
 /// with `n = Σm` (TRL's default; it needs at least two unmasked positions).
 pub fn masked_var(values: Tensor<2>, mask: Tensor<2>, unbiased: bool) -> Tensor<1> {
@@ -41,9 +34,4 @@ pub fn masked_whiten(values: Tensor<2>, mask: Tensor<2>, shift_mean: bool) -> Te
     } else {
         whitened + mean
     }
-}
-
-/// Number of unmasked positions, read to the host.
-pub fn mask_count(mask: &Tensor<2>) -> f32 {
-    mask.clone().sum().into_scalar::<f32>()
 }

@@ -12,7 +12,9 @@ use models::{Gpt2Config, Gpt2WithValueHead, ValueHeadInit};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::trainer::{Scorer, TrainError, TrainerParts};
+use crate::TrainError;
+use crate::scorer::Scorer;
+use crate::trainer::TrainerParts;
 
 /// Vocabulary of the toy policy.
 pub const TOY_VOCAB: usize = 64;

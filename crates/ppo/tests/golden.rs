@@ -1,71 +1,18 @@
-//! Our PPO math against TRL 0.11.4's own numbers (tests/reference/ppo_trl011.py).
+//! Our PPO math against TRL 0.11.4's own numbers (tests/reference/ppo_trl011.py): masked
+//! statistics, rewards, advantages, KL controllers and running moments. The loss is in
+//! golden_loss.rs.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 
-use std::path::PathBuf;
+mod common;
 
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use common::*;
 use config::KlPenalty;
 use ppo::{
-    KlController, LossConfig, LossInput, RunningMoments, compute_advantages, compute_rewards,
-    kl_full, kl_penalty, last_indices, masked_mean, masked_var, masked_whiten, ppo_loss,
+    KlController, RunningMoments, compute_advantages, compute_rewards, kl_full, kl_penalty,
+    last_indices, masked_mean, masked_var, masked_whiten,
 };
-use serde_json::Value;
-
-const TOL: f64 = 1e-5;
-
-fn golden() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ppo/trl011_golden.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn dev() -> Device {
-    Device::flex()
-}
-
-fn flat(v: &Value) -> Vec<f32> {
-    match v {
-        Value::Array(items) => items.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap() as f32],
-        other => panic!("not numeric: {other}"),
-    }
-}
-
-fn t2(v: &Value) -> Tensor<2> {
-    let rows = v.as_array().unwrap().len();
-    let data = flat(v);
-    let cols = data.len() / rows;
-    Tensor::from_data(TensorData::new(data, [rows, cols]), &dev())
-}
-
-fn t3(v: &Value) -> Tensor<3> {
-    let a = v.as_array().unwrap().len();
-    let b = v[0].as_array().unwrap().len();
-    let data = flat(v);
-    let c = data.len() / (a * b);
-    Tensor::from_data(TensorData::new(data, [a, b, c]), &dev())
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().iter::<f32>().collect()
-}
-
-fn close(got: &[f32], want: &[f32], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let err = f64::from((g - w).abs());
-        assert!(
-            err < TOL * (1.0 + f64::from(w.abs())),
-            "{what}[{i}]: {g} vs {w}"
-        );
-    }
-}
-
-fn scalar(got: Tensor<1>, want: &Value, what: &str) {
-    close(&host(got), &[want.as_f64().unwrap() as f32], what);
-}
 
 #[test]
 fn masked_statistics_match_trl() {
@@ -190,70 +137,6 @@ fn advantages_match_trl() {
     }
 }
 
-fn loss_input(g: &Value) -> LossInput {
-    let adv = &g["advantages"]["default"];
-    let new_logits = t3(&g["loss"]["new_logits"]);
-    let logp = log_softmax(new_logits.clone(), 2);
-    let entropy = (logp.clone().exp() * logp)
-        .sum_dim(2)
-        .squeeze_dim::<2>(2)
-        .neg();
-    LossInput {
-        old_logprobs: t2(&g["logprobs"]),
-        old_values: t2(&adv["values"]),
-        logprobs: t2(&g["loss"]["new_logprobs"]),
-        vpreds: t2(&g["loss"]["vpreds"]),
-        mask: t2(&g["mask"]),
-        advantages: t2(&adv["advantages"]),
-        returns: t2(&adv["returns"]),
-        entropy: Some(entropy),
-    }
-}
-
-#[test]
-fn loss_and_statistics_match_trl() {
-    let g = golden();
-    for case in ["default", "skipped"] {
-        let want = &g["loss"]["cases"][case];
-        let config = LossConfig {
-            cliprange: 0.2,
-            cliprange_value: 0.2,
-            vf_coef: 0.1,
-            ratio_threshold: want["ratio_threshold"].as_f64().unwrap(),
-        };
-        let (loss, stats) = ppo_loss(loss_input(&g), &config);
-        let s = &want["stats"];
-        let expected_total =
-            want["pg_loss"].as_f64().unwrap() + want["weighted_vf_loss"].as_f64().unwrap();
-        close(&host(loss), &[expected_total as f32], "loss");
-        let pairs = [
-            ("loss/policy", stats.loss_policy),
-            ("loss/value", stats.loss_value),
-            ("loss/total", stats.loss_total),
-            ("policy/entropy", stats.entropy),
-            ("policy/approxkl", stats.approxkl),
-            ("policy/policykl", stats.policykl),
-            ("policy/clipfrac", stats.clipfrac),
-            ("policy/advantages_mean", stats.advantages_mean),
-            ("returns/mean", stats.returns_mean),
-            ("returns/var", stats.returns_var),
-            ("val/vpred", stats.vpred),
-            ("val/error", stats.val_error),
-            ("val/clipfrac", stats.val_clipfrac),
-            ("val/mean", stats.val_mean),
-            ("val/var", stats.val_var),
-        ];
-        for (key, got) in pairs {
-            close(
-                &[got as f32],
-                &[s[key].as_f64().unwrap() as f32],
-                &format!("{case} {key}"),
-            );
-        }
-        assert_eq!(stats.skipped, case == "skipped");
-    }
-}
-
 #[test]
 fn kl_controllers_and_running_moments_match_trl() {
     let g = golden();
@@ -291,90 +174,5 @@ fn kl_controllers_and_running_moments_match_trl() {
         for (a, b) in got.iter().zip(want.as_array().unwrap()) {
             assert!((a - b.as_f64().unwrap()).abs() < 1e-5, "{got:?} vs {want}");
         }
-    }
-}
-
-#[test]
-fn masked_and_unmasked_inputs_give_equal_losses() {
-    // TRL's invariant: padding content never changes the loss.
-    let g = golden();
-    let config = LossConfig {
-        cliprange: 0.2,
-        cliprange_value: 0.2,
-        vf_coef: 0.1,
-        ratio_threshold: 10.0,
-    };
-    let base = loss_input(&g);
-    let noise: Tensor<2> = Tensor::from_data(TensorData::new(vec![37.0f32; 28], [4, 7]), &dev());
-    let outside = t2(&g["mask"]).neg().add_scalar(1.0) * noise;
-    let mut garbled = base.clone();
-    garbled.logprobs = garbled.logprobs + outside.clone();
-    garbled.vpreds = garbled.vpreds + outside.clone();
-    garbled.old_values = garbled.old_values + outside.clone();
-    garbled.returns = garbled.returns + outside;
-    let (a, _) = ppo_loss(base, &config);
-    let (b, _) = ppo_loss(garbled, &config);
-    close(&host(a), &host(b), "loss");
-}
-
-#[test]
-fn ratio_is_one_when_policy_equals_rollout() {
-    let g = golden();
-    let mut input = loss_input(&g);
-    input.logprobs = input.old_logprobs.clone();
-    let config = LossConfig {
-        cliprange: 0.2,
-        cliprange_value: 0.2,
-        vf_coef: 0.1,
-        ratio_threshold: 10.0,
-    };
-    let (_, stats) = ppo_loss(input, &config);
-    assert_eq!(stats.ratio_mean, 1.0);
-    assert_eq!(stats.clipfrac, 0.0);
-    assert_eq!(stats.approxkl, 0.0);
-}
-
-#[test]
-fn loss_gradient_matches_finite_differences() {
-    // d loss / d logprobs on a tiny case, through burn's autodiff.
-    let g = golden();
-    let ad = dev().autodiff();
-    let to_ad = |t: Tensor<2>| Tensor::<2>::from_data(t.into_data(), &ad);
-    let config = LossConfig {
-        cliprange: 0.2,
-        cliprange_value: 0.2,
-        vf_coef: 0.1,
-        ratio_threshold: 10.0,
-    };
-    let base = loss_input(&g);
-    let make = |logprobs: Tensor<2>| LossInput {
-        old_logprobs: to_ad(base.old_logprobs.clone()),
-        old_values: to_ad(base.old_values.clone()),
-        logprobs,
-        vpreds: to_ad(base.vpreds.clone()),
-        mask: to_ad(base.mask.clone()),
-        advantages: to_ad(base.advantages.clone()),
-        returns: to_ad(base.returns.clone()),
-        entropy: None,
-    };
-    let logprobs = to_ad(base.logprobs.clone()).require_grad();
-    let (loss, _) = ppo_loss(make(logprobs.clone()), &config);
-    let grads = loss.backward();
-    let grad = host(logprobs.grad(&grads).unwrap());
-    let eps = 1e-2f32;
-    let lp = host(base.logprobs.clone());
-    for i in [1usize, 9, 16, 27] {
-        let bump = |delta: f32| {
-            let mut v = lp.clone();
-            v[i] += delta;
-            let t = to_ad(Tensor::from_data(TensorData::new(v, [4, 7]), &dev()));
-            host(ppo_loss(make(t), &config).0)[0]
-        };
-        let numeric = (bump(eps) - bump(-eps)) / (2.0 * eps);
-        assert!(
-            (numeric - grad[i]).abs() < 2e-3,
-            "grad[{i}]: {} vs numeric {numeric}",
-            grad[i]
-        );
     }
 }

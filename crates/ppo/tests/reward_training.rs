@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use burn::tensor::Device;
 use dataset::{Review, Tokenizer};
 use models::{RobertaConfig, RobertaForSequenceClassification};
-use ppo::reward_training::{ClassifierTask, EpochReport, encode};
+use ppo::supervised::classifier::{ClassifierTask, EpochReport, encode};
 use ppo::supervised::{Checkpointing, Event, Settings, train};
 
 #[test]

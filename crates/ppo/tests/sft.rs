@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use dataset::Tokenizer;
 use models::export::policy_tensors;
 use models::{Gpt2Config, Gpt2WithValueHead, ValueHeadInit};
-use ppo::sft::{SftReport, SftTask, pack};
+use ppo::supervised::sft::{SftReport, SftTask, pack};
 use ppo::supervised::{Checkpointing, Event, Settings, train};
 
 #[test]

@@ -2,15 +2,16 @@
 
 use anyhow::{Context, bail};
 use burn::module::Module;
-use dataset::{HubOptions, PromptLoader};
-use models::RewardModel;
-use ppo::eval::{EvalReport, EvalSetup, evaluate, histogram_svg};
-use ppo::trainer::decoding;
+use dataset::PromptLoader;
+use ppo::checkpoint::write_json;
+use ppo::eval::{EvalReport, EvalSetup, evaluate};
+use ppo::plot::histogram_svg;
+use ppo::rollout::decoding;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::load::{load_policy, load_prompts};
+use super::load::{load_policy, load_prompts, load_scorer};
 use crate::args::{ConfigArgs, EvalArgs};
 use crate::{device, progress};
 
@@ -46,31 +47,15 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
     let spinner = progress::spinner("loading models");
     let trained = load_policy(&config, None, Some(&args.policy), &device)?;
     let baseline = load_policy(&config, args.baseline.as_deref(), None, &device)?;
-    let reward = RewardModel::load(
-        &config.reward.model,
-        &config.reward.revision,
-        &HubOptions::from_env(),
-        &device,
-    )
-    .with_context(|| format!("cannot load the reward model `{}`", config.reward.model))?;
+    let scorer = load_scorer(&config, &device)?;
     spinner.finish_and_clear();
-    let label = reward.label_index(&config.reward.label).with_context(|| {
-        format!(
-            "reward.label `{}` is not one of {}",
-            config.reward.label,
-            reward.labels.join(", ")
-        )
-    })?;
     let g = &config.generation;
     let eos = trained.config.eos_token_id;
     let setup = EvalSetup {
         reference: &baseline.policy,
         n_positions: trained.config.n_positions,
         tokenizer: &trained.tokenizer,
-        reward: &reward,
-        label,
-        mode: config.reward.mode,
-        batch_size: config.reward.batch_size,
+        scorer: &scorer,
         generation: decoding(g, eos, g.output_max_length.saturating_sub(1).max(1)),
         device: &device,
     };
@@ -104,12 +89,12 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
         "before": before,
         "after": after,
     });
-    std::fs::write(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    let svg = histogram_svg(&[("baseline", &before.rewards), ("policy", &after.rewards)]);
-    std::fs::write(out.join("rewards.svg"), svg)?;
+    write_json(&out.join("report.json"), &report)?;
+    let series = [
+        ("baseline", &before.rewards[..]),
+        ("policy", &after.rewards[..]),
+    ];
+    histogram_svg(&out.join("rewards.svg"), &series, "reward")?;
     println!(
         "wrote {} and {}",
         out.join("report.json").display(),

@@ -1,7 +1,7 @@
 //! `rlhf export`: a policy checkpoint as a Hugging Face model directory.
 
 use anyhow::Context;
-use models::export::save_policy;
+use models::export::{save_policy, tokenizer_files};
 
 use super::load::load_policy;
 use crate::args::{ConfigArgs, ExportArgs};
@@ -12,19 +12,12 @@ pub fn run(layers: &ConfigArgs, args: &ExportArgs) -> anyhow::Result<()> {
     let config = layers.load(Vec::new())?;
     let device = device::select(config.device)?;
     let loaded = load_policy(&config, None, args.checkpoint.as_deref(), &device)?;
-    let mut tokenizer_files = vec![loaded.tokenizer.source().to_path_buf()];
-    if let Some(dir) = loaded.tokenizer.source().parent() {
-        let extra = dir.join("tokenizer_config.json");
-        if extra.is_file() {
-            tokenizer_files.push(extra);
-        }
-    }
     save_policy(
         &loaded.policy,
         &loaded.config,
         &args.out,
         args.with_value_head,
-        &tokenizer_files,
+        &tokenizer_files(loaded.tokenizer.source()),
     )
     .with_context(|| format!("cannot export to `{}`", args.out.display()))?;
     println!(

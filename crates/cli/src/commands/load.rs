@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
-use config::Config;
 use config::ValueHeadInit as InitStrategy;
+use config::{Config, TrainingConfig};
 use dataset::{
     HubOptions, LengthSampler, Prompt, Review, Tokenizer, build_prompts, read_reviews,
     resolve_data_file,
 };
-use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
+use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, RewardModel, ValueHeadInit};
+use ppo::ClassifierScorer;
 
 /// A policy ready to generate, with where it came from.
 pub struct LoadedPolicy {
@@ -103,6 +104,19 @@ pub fn resolve_checkpoint(dir: &Path) -> anyhow::Result<PathBuf> {
     )
 }
 
+/// The reward classifier `reward.model` with the run's `reward` settings.
+pub fn load_scorer(config: &Config, device: &Device) -> anyhow::Result<ClassifierScorer> {
+    let reward = &config.reward;
+    let model = RewardModel::load(
+        &reward.model,
+        &reward.revision,
+        &HubOptions::from_env(),
+        device,
+    )
+    .with_context(|| format!("cannot load the reward model `{}`", reward.model))?;
+    Ok(ClassifierScorer::new(model, reward)?)
+}
+
 /// The review file, its reviews, the prompt tokenizer and the prompts built from them.
 pub struct PromptSet {
     /// The parquet file read.
@@ -153,8 +167,8 @@ pub fn load_prompts(config: &Config) -> anyhow::Result<PromptSet> {
     })
 }
 
-/// Reviews of `split` (or of `path` when given), shuffled with the run seed and cut to `limit`
-/// (0 = all): the training and held-out sets of `sft` and `train-reward`.
+/// Reviews of `path`, or of the configured data set at `split` when no path is given, shuffled
+/// with the run seed and cut to `limit` (0 = all).
 pub fn read_split(
     config: &Config,
     path: Option<&Path>,
@@ -165,9 +179,7 @@ pub fn read_split(
     use rand::seq::SliceRandom;
     let mut data = config.data.clone();
     data.split = split.into();
-    if let Some(p) = path {
-        data.path = Some(p.to_path_buf());
-    }
+    data.path = path.map(Path::to_path_buf);
     let file = resolve_data_file(&data, &HubOptions::from_env())
         .with_context(|| format!("cannot find the {split} reviews"))?;
     let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
@@ -179,19 +191,24 @@ pub fn read_split(
     Ok(reviews)
 }
 
-/// The training split (`data.split`, or `--data`) and the held-out split (`test`, or
-/// `--test-data`) of a supervised trainer, each a seeded subset.
+/// The training reviews (`data.path`, else the data set at `data.split`) and the held-out
+/// reviews (`training.test_path`, else the data set's `test` split) of a supervised trainer,
+/// each a seeded subset of `training.train_samples` / `training.test_samples`.
 pub fn read_splits(
     config: &Config,
-    reviews: &crate::args::ReviewArgs,
-    test_samples: usize,
+    training: &TrainingConfig,
 ) -> anyhow::Result<(Vec<Review>, Vec<Review>)> {
     let train = read_split(
         config,
-        reviews.data.as_deref(),
+        config.data.path.as_deref(),
         &config.data.split,
-        reviews.train_samples,
+        training.train_samples,
     )?;
-    let test = read_split(config, reviews.test_data.as_deref(), "test", test_samples)?;
+    let test = read_split(
+        config,
+        training.test_path.as_deref(),
+        "test",
+        training.test_samples,
+    )?;
     Ok((train, test))
 }

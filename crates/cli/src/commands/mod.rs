@@ -7,6 +7,7 @@ mod generate;
 mod load;
 mod score;
 mod sft;
+mod supervised;
 mod train;
 mod train_reward;
 

@@ -5,6 +5,7 @@ use std::io::BufRead;
 use anyhow::{Context, bail};
 use dataset::HubOptions;
 use models::RewardModel;
+use models::sampling::softmax;
 
 use crate::args::{ConfigArgs, ScoreArgs};
 use crate::{device, progress};
@@ -48,7 +49,7 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
     for chunk in texts.chunks(batch) {
         let logits = rm.score(chunk, batch, config.reward.max_length)?;
         for (text, row) in chunk.iter().zip(&logits) {
-            let probs = softmax(row);
+            let probs: Vec<f32> = softmax(row).into_iter().map(|p| p as f32).collect();
             let named = |values: &[f32]| {
                 rm.labels
                     .iter()
@@ -67,11 +68,4 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     Ok(())
-}
-
-fn softmax(row: &[f32]) -> Vec<f32> {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.iter().map(|e| e / sum).collect()
 }

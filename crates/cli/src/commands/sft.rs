@@ -1,128 +1,112 @@
-//! `rlhf sft`: causal-LM training of the policy on review text.
+//! `rlhf sft`: causal-LM training of the policy on review text (config section `[sft]`).
 
 use anyhow::bail;
+use burn::module::Module;
+use config::SftConfig;
 use dataset::{HubOptions, Review, Tokenizer};
+use models::export::tokenizer_files;
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
-use ppo::sft::{SftReport, SftTask, eval_loss, pack};
-use ppo::supervised::{self, Settings};
+use ppo::supervised::sft::{SftReport, SftTask, eval_loss, pack};
 
-use super::load::read_splits;
+use super::supervised::Setup;
 use crate::args::{ConfigArgs, SftArgs};
-use crate::{device, progress};
+use crate::progress;
 
 /// Trains and saves the language model; prints perplexity per epoch.
 pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
-    let config = layers.load(Vec::new())?;
-    let plain = device::select(config.device)?;
-    let autodiff = plain.clone().autodiff();
+    let setup = Setup::load(layers, args.overrides(), |c| &c.sft.training)?;
+    let sft = &setup.config.sft;
+    let training = &sft.training;
     let hub = HubOptions::from_env();
-    let (train, test) = read_splits(&config, &args.reviews, args.test_samples)?;
-
-    let (model, gpt2, tokenizer_path) = match &args.base_model {
-        Some(spec) => {
-            let files = ModelFiles::resolve(spec, "main", &hub)?;
-            let (model, cfg) = Gpt2WithValueHead::load(&files, ValueHeadInit::Default, &autodiff)?;
-            (model, cfg, files.tokenizer.clone())
-        }
-        None => {
-            if args.n_head == 0 || !args.n_embd.is_multiple_of(args.n_head) {
-                bail!("--n-embd must be a positive multiple of --n-head");
-            }
-            let cfg = Gpt2Config {
-                n_embd: args.n_embd,
-                n_layer: args.n_layer,
-                n_head: args.n_head,
-                n_positions: (args.block_size + 1).max(128),
-                ..Gpt2Config::tiny(50257)
-            };
-            let cfg = Gpt2Config {
-                bos_token_id: 50256,
-                eos_token_id: 50256,
-                ..cfg
-            };
-            autodiff.seed(config.seed);
-            (
-                Gpt2WithValueHead::init(&cfg, ValueHeadInit::Zero, &autodiff),
-                cfg,
-                None,
-            )
-        }
-    };
-    let tokenizer = match (&tokenizer_path, &config.data.tokenizer) {
+    let (model, gpt2, tokenizer_path) = policy(sft, &setup)?;
+    let tokenizer = match (&tokenizer_path, &setup.config.data.tokenizer) {
         (Some(path), _) => Tokenizer::from_file(path)?,
         (None, Some(spec)) => Tokenizer::from_spec(spec, "main", &hub)?,
         (None, None) => bail!(
             "no GPT-2 tokenizer: set data.tokenizer or use --base-model with a tokenizer.json"
         ),
     };
-    if args.block_size + 1 > gpt2.n_positions {
+    if sft.block_size + 1 > gpt2.n_positions {
         bail!(
-            "--block-size {} exceeds the model's {} positions",
-            args.block_size,
+            "sft.block_size {} exceeds the model's {} positions; lower --block-size",
+            sft.block_size,
             gpt2.n_positions
         );
     }
     let spinner = progress::spinner("tokenizing");
     let eos = gpt2.eos_token_id;
-    let train_blocks = pack(&tokenizer, &texts(&train), eos, args.block_size)?;
-    let eval_blocks = pack(&tokenizer, &texts(&test), eos, args.block_size)?;
+    let train_blocks = pack(&tokenizer, &texts(&setup.train), eos, sft.block_size)?;
+    let eval_blocks = pack(&tokenizer, &texts(&setup.test), eos, sft.block_size)?;
     spinner.finish_and_clear();
     println!(
         "{} training blocks, {} held-out blocks of {} tokens",
         train_blocks.len(),
         eval_blocks.len(),
-        args.block_size
+        sft.block_size
     );
-    if !args.checkpoints.resume {
+    if !args.training.resume {
         let before = eval_loss(
-            &burn::module::Module::valid(&model),
+            &model.valid(),
             &eval_blocks,
-            args.batch_size,
-            &plain,
+            training.batch_size,
+            &setup.plain,
         );
         println!("before training: held-out perplexity {:.1}", before.exp());
     }
-    let tokenizer_files = vec![tokenizer.source().to_path_buf()];
-    let settings = Settings {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        warmup_frac: 0.05,
-        weight_decay: 0.01,
-        seed: config.seed,
-    };
+    let files = tokenizer_files(tokenizer.source());
     let task = SftTask {
         train: &train_blocks,
         eval: &eval_blocks,
-        eval_batch: args.batch_size,
+        eval_batch: training.batch_size,
         config: &gpt2,
-        tokenizer_files: &tokenizer_files,
+        tokenizer_files: &files,
     };
-    let steps = train_blocks.len().div_ceil(args.batch_size.max(1)) * args.epochs;
-    let bar = progress::bar(steps, "sft");
-    let checkpointing = args.checkpoints.checkpointing(&args.out);
-    let (_, reports) = supervised::train(
+    let reports = setup.train(
+        training,
+        args.training.resume,
         &task,
         model,
-        &settings,
-        &checkpointing,
-        &autodiff,
-        progress::supervised_observer(&bar, &args.out, |r: &SftReport| {
+        |r: &SftReport| {
             format!(
                 "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
                 r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
             )
-        }),
+        },
     )?;
-    bar.finish_and_clear();
     if let Some(last) = reports.last() {
         println!(
             "saved {} (held-out perplexity {:.1})",
-            args.out.display(),
+            training.output_dir.display(),
             last.eval_perplexity
         );
     }
     Ok(())
+}
+
+/// The policy to train: `sft.base_model`, or a fresh GPT-2 of the configured size with GPT-2's
+/// vocabulary; with its config and the tokenizer file it ships.
+fn policy(
+    sft: &SftConfig,
+    setup: &Setup,
+) -> anyhow::Result<(Gpt2WithValueHead, Gpt2Config, Option<std::path::PathBuf>)> {
+    if let Some(spec) = &sft.base_model {
+        let files = ModelFiles::resolve(spec, "main", &HubOptions::from_env())?;
+        let (model, cfg) =
+            Gpt2WithValueHead::load(&files, ValueHeadInit::Default, &setup.autodiff)?;
+        return Ok((model, cfg, files.tokenizer));
+    }
+    let cfg = Gpt2Config {
+        n_embd: sft.n_embd,
+        n_layer: sft.n_layer,
+        n_head: sft.n_head,
+        n_positions: (sft.block_size + 1).max(128),
+        bos_token_id: 50256,
+        eos_token_id: 50256,
+        ..Gpt2Config::tiny(50257)
+    };
+    setup.autodiff.seed(setup.config.seed);
+    let model = Gpt2WithValueHead::init(&cfg, ValueHeadInit::Zero, &setup.autodiff);
+    Ok((model, cfg, None))
 }
 
 fn texts(reviews: &[Review]) -> Vec<&str> {

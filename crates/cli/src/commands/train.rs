@@ -8,14 +8,13 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use burn::module::Module;
-use dataset::HubOptions;
-use models::RewardModel;
-use ppo::trainer::{
-    ClassifierScorer, MetricsLog, StepOutput, latest, plot_svg, read_lines, sample_table,
-};
+use models::export::tokenizer_files;
+use ppo::checkpoint::{ensure_fresh, latest};
+use ppo::plot::metrics_svg;
+use ppo::trainer::{MetricsLog, StepOutput, read_lines, sample_table};
 use ppo::{Trainer, TrainerParts};
 
-use super::load::{load_policy, load_prompts};
+use super::load::{load_policy, load_prompts, load_scorer};
 use crate::args::{ConfigArgs, TrainArgs};
 use crate::{device, progress};
 
@@ -28,13 +27,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
     let resume_from = if args.resume {
         Some(latest(&run_dir)?)
     } else {
-        if run_dir.join(ppo::trainer::LATEST).exists() {
-            bail!(
-                "`{}` already holds a run with checkpoints; continue it with --resume, or choose \
-                 another exp_name / output.dir",
-                run_dir.display()
-            );
-        }
+        ensure_fresh(&run_dir).context("set another exp_name or output.dir for a new run")?;
         None
     };
     std::fs::create_dir_all(&run_dir)
@@ -47,34 +40,14 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
     let spinner = progress::spinner("loading models");
     let start = load_policy(&config, None, None, &autodiff)?;
     let reference = start.policy.valid();
-    let (policy, tokenizer, files, gpt2) = match &resume_from {
-        Some(dir) => {
-            let loaded = load_policy(&config, None, Some(dir), &autodiff)?;
-            (loaded.policy, loaded.tokenizer, loaded.files, loaded.config)
-        }
-        None => (start.policy, start.tokenizer, start.files, start.config),
+    let loaded = match &resume_from {
+        Some(dir) => load_policy(&config, None, Some(dir), &autodiff)?,
+        None => start,
     };
-    let reward = RewardModel::load(
-        &config.reward.model,
-        &config.reward.revision,
-        &HubOptions::from_env(),
-        &plain,
-    )
-    .with_context(|| format!("cannot load the reward model `{}`", config.reward.model))?;
+    let scorer = load_scorer(&config, &plain)?;
     spinner.finish_and_clear();
-    let scorer = ClassifierScorer::new(
-        reward,
-        &config.reward.label,
-        config.reward.mode,
-        config.reward.batch_size,
-        config.reward.max_length,
-    )?;
-    let mut tokenizer_files = vec![tokenizer.source().to_path_buf()];
-    let extra = files
-        .tokenizer
-        .as_ref()
-        .map(|t| t.with_file_name("tokenizer_config.json"));
-    tokenizer_files.extend(extra.filter(|p| p.is_file()));
+    let (policy, tokenizer, gpt2) = (loaded.policy, loaded.tokenizer, loaded.config);
+    let tokenizer_files = tokenizer_files(tokenizer.source());
     let parts = TrainerParts {
         config: config.clone(),
         device: autodiff,
@@ -116,7 +89,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     trainer.export(&run_dir.join("final"))?;
     let history = read_lines(log.path())?;
-    plot_svg(
+    metrics_svg(
         &run_dir.join("training.svg"),
         &history,
         &["env/reward_mean", "objective/kl", "objective/kl_coef"],

@@ -54,6 +54,33 @@ fn default_eps() -> f64 {
 }
 
 impl RobertaConfig {
+    /// A fresh binary sentiment classifier (labels NEGATIVE/POSITIVE) with RoBERTa's vocabulary
+    /// and pad id, a 4× feed-forward, and positions for `max_length` tokens.
+    pub fn sentiment(
+        hidden_size: usize,
+        num_hidden_layers: usize,
+        num_attention_heads: usize,
+        max_length: usize,
+    ) -> Self {
+        let pad_token_id = 1;
+        RobertaConfig {
+            vocab_size: 50265,
+            hidden_size,
+            num_hidden_layers,
+            num_attention_heads,
+            intermediate_size: 4 * hidden_size,
+            hidden_act: default_act(),
+            // Positions start at `pad_token_id + 1`.
+            max_position_embeddings: max_length + pad_token_id as usize + 1,
+            type_vocab_size: 1,
+            layer_norm_eps: default_eps(),
+            pad_token_id,
+            id2label: [("0", "NEGATIVE"), ("1", "POSITIVE")]
+                .map(|(id, name)| (id.to_string(), name.to_string()))
+                .into(),
+        }
+    }
+
     /// Reads and checks `config.json`; another `model_type` is [`ModelError::WrongArchitecture`].
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
         let value = read_config_json(path)?;

@@ -1,10 +1,12 @@
 //! RoBERTa encoder and `RobertaForSequenceClassification` (the reward model).
 
+mod batch;
 mod config;
 mod init;
 mod load;
 mod model;
 
+pub use batch::RobertaBatch;
 pub use config::RobertaConfig;
 pub use load::IGNORED_ROBERTA_KEYS;
 pub use model::{

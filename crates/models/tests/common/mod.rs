@@ -58,3 +58,22 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// The resolved files of a model directory.
+pub fn files(dir: &std::path::Path) -> models::ModelFiles {
+    models::ModelFiles::resolve(
+        dir.to_str().unwrap(),
+        "main",
+        &dataset::HubOptions::from_env(),
+    )
+    .unwrap()
+}
+
+/// Copies a fixture directory (config, one weight file, tokenizer) into a temp dir.
+pub fn copy_dir(src: &std::path::Path, weights: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config.json", "tokenizer.json", weights] {
+        std::fs::copy(src.join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}

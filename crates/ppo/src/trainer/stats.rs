@@ -6,8 +6,8 @@
 
 use serde_json::{Value, json};
 
+use super::epochs::EpochsOutput;
 use super::metrics::Metrics;
-use super::optimize::EpochsOutput;
 use crate::loss::LossStats;
 
 /// Host-side inputs of [`step_metrics`]; per-token arrays are row-major `[b, r]`.

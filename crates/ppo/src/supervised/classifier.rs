@@ -1,19 +1,17 @@
 //! Training the reward model: a RoBERTa sequence classifier on labelled reviews (cross-entropy,
-//! with [`crate::supervised`]'s loop and checkpoints), with test loss and accuracy after every
-//! epoch.
+//! with [`super`]'s loop and checkpoints), with test loss and accuracy after every epoch.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dataset::{HubOptions, Review, Tokenizer};
-use models::roberta::roberta_position_ids;
-use models::weights::ids_tensor;
+use models::roberta::RobertaBatch;
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
 use serde::{Deserialize, Serialize};
 
-use crate::supervised::SupervisedTask;
-use crate::trainer::TrainError;
+use super::SupervisedTask;
+use crate::TrainError;
 
 /// Tokenized, labelled texts.
 #[derive(Debug, Clone, Default)]
@@ -59,33 +57,10 @@ pub struct EpochReport {
     pub test_accuracy: f64,
 }
 
-fn batch_tensors(
-    data: &Encoded,
-    rows: &[usize],
-    pad: u32,
-    device: &Device,
-) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>) {
-    let t = rows.iter().map(|&i| data.ids[i].len()).max().unwrap_or(1);
-    let b = rows.len();
-    let mut ids = Vec::with_capacity(b * t);
-    let mut mask = Vec::with_capacity(b * t);
-    for &i in rows {
-        let row = &data.ids[i];
-        ids.extend(
-            row.iter()
-                .copied()
-                .chain(std::iter::repeat_n(pad, t - row.len())),
-        );
-        mask.extend(
-            std::iter::repeat_n(1u32, row.len()).chain(std::iter::repeat_n(0, t - row.len())),
-        );
-    }
-    let positions = roberta_position_ids(&ids, b, t, pad, device);
-    (
-        ids_tensor(&ids, b, t, device),
-        positions,
-        ids_tensor(&mask, b, t, device),
-    )
+/// The padded batch of the texts `rows`.
+fn batch(data: &Encoded, rows: &[usize], pad: u32, device: &Device) -> RobertaBatch {
+    let ids: Vec<&[u32]> = rows.iter().map(|&i| data.ids[i].as_slice()).collect();
+    RobertaBatch::right_padded(&ids, pad, device)
 }
 
 /// Mean cross-entropy `[b]` logits vs labels, and the number of correct argmaxes.
@@ -115,9 +90,9 @@ pub fn evaluate_classifier(
     let (mut loss, mut correct) = (0.0, 0usize);
     let all: Vec<usize> = (0..data.ids.len()).collect();
     for rows in all.chunks(batch_size.max(1)) {
-        let (ids, pos, mask) = batch_tensors(data, rows, pad, device);
         let labels: Vec<usize> = rows.iter().map(|&i| data.labels[i]).collect();
-        let (l, c) = loss_and_correct(model.forward(ids, pos, mask), &labels, device);
+        let logits = model.classify(batch(data, rows, pad, device));
+        let (l, c) = loss_and_correct(logits, &labels, device);
         loss += f64::from(l.into_scalar::<f32>()) * rows.len() as f64;
         correct += c;
     }
@@ -125,7 +100,7 @@ pub fn evaluate_classifier(
     (loss / n, correct as f64 / n)
 }
 
-/// Sequence classification with cross-entropy, for [`crate::supervised::train`].
+/// Sequence classification with cross-entropy, for [`super::train`].
 #[derive(Debug)]
 pub struct ClassifierTask<'a> {
     /// Training texts.
@@ -149,9 +124,9 @@ impl SupervisedTask for ClassifierTask<'_> {
     }
 
     fn loss(&self, model: &Self::Model, rows: &[usize], device: &Device) -> Tensor<1> {
-        let (ids, pos, mask) = batch_tensors(self.train, rows, self.config.pad_token_id, device);
         let labels: Vec<usize> = rows.iter().map(|&i| self.train.labels[i]).collect();
-        loss_and_correct(model.forward(ids, pos, mask), &labels, device).0
+        let logits = model.classify(batch(self.train, rows, self.config.pad_token_id, device));
+        loss_and_correct(logits, &labels, device).0
     }
 
     fn evaluate(

@@ -3,27 +3,28 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use models::Gpt2WithValueHead;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::window::{SequenceBatch, WindowOutput, forward_window};
+use crate::forward::{SequenceBatch, WindowOptions, WindowOutput, forward_window};
 use crate::loss::{LossConfig, LossInput, LossStats, ppo_loss};
 
-/// Rollout quantities the epochs train on, host-side `[b, r]` row-major.
+/// Rollout quantities the epochs train on: `[b, r]` tensors on the plain device (constants in
+/// the loss), and the batch they belong to.
 #[derive(Debug, Clone)]
 pub struct StepData {
     /// Queries + responses.
     pub batch: SequenceBatch,
     /// Log-probs of the no-grad pass before any update.
-    pub old_logprobs: Vec<f32>,
+    pub old_logprobs: Tensor<2>,
     /// Masked values of that pass.
-    pub old_values: Vec<f32>,
+    pub old_values: Tensor<2>,
     /// Whitened advantages.
-    pub advantages: Vec<f32>,
+    pub advantages: Tensor<2>,
     /// Value targets.
-    pub returns: Vec<f32>,
+    pub returns: Tensor<2>,
 }
 
 /// Settings of the epoch loop.
@@ -91,13 +92,11 @@ pub fn run_epochs(
                     _ => forward_window(
                         &policy,
                         &data.batch.select(rows),
-                        settings.temperature,
-                        false,
-                        true,
+                        WindowOptions::at(settings.temperature).with_entropy(true),
                         device,
                     ),
                 };
-                let (loss, stats) = minibatch_loss(forward, data, rows, settings, device);
+                let (loss, stats) = minibatch_loss(forward, data, rows, settings);
                 let loss = loss.div_scalar(settings.grad_accum as f64);
                 let grads = GradientsParams::from_grads(loss.backward(), &policy);
                 accumulator.accumulate(&policy, grads);
@@ -132,31 +131,23 @@ pub fn run_epochs(
     (policy, out)
 }
 
+/// The loss of one minibatch: the policy's tracked forward against the rollout's constants.
 fn minibatch_loss(
     forward: WindowOutput,
     data: &StepData,
     rows: &[usize],
     settings: &EpochSettings,
-    device: &Device,
 ) -> (Tensor<1>, LossStats) {
-    let r = data.batch.r;
-    let pick = |v: &[f32]| -> Tensor<2> {
-        let values: Vec<f32> = rows
-            .iter()
-            .flat_map(|&i| v[i * r..(i + 1) * r].iter().copied())
-            .collect();
-        Tensor::from_data(TensorData::new(values, [rows.len(), r]), device)
-    };
-    let mask: Vec<f32> = rows
-        .iter()
-        .flat_map(|&i| data.batch.response_mask[i * r..(i + 1) * r].iter().copied())
-        .collect();
+    let device = data.old_logprobs.device();
+    let index: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
+    let index: Tensor<1, Int> = Tensor::from_data(TensorData::new(index, [rows.len()]), &device);
+    let pick = |t: &Tensor<2>| t.clone().select(0, index.clone()); // [rows, r]
     let input = LossInput {
         old_logprobs: pick(&data.old_logprobs),
         old_values: pick(&data.old_values),
         logprobs: forward.logprobs,
         vpreds: forward.values,
-        mask: Tensor::from_data(TensorData::new(mask, [rows.len(), r]), device),
+        mask: data.batch.select(rows).mask_tensor(&device),
         advantages: pick(&data.advantages),
         returns: pick(&data.returns),
         entropy: forward.entropy,

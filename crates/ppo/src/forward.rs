@@ -1,4 +1,5 @@
-//! `[query ‖ response]` batches and the forward pass over their response window.
+//! `[query ‖ response]` batches and the forward pass over their response window, shared by the
+//! PPO trainer (rollout forward, epochs) and evaluation (KL and perplexity).
 //!
 //! Layout: queries left-padded to width `q`, responses right-padded to width `r`, so every
 //! row's response starts at column `q`. The log-prob of response token `j` is read from the
@@ -114,15 +115,60 @@ pub struct WindowOutput {
     pub entropy: Option<Tensor<2>>,
 }
 
-/// Runs `model` on the batch and reads the response window. Logits are divided by
-/// `temperature` first (1.0 = TRL's default; `temperature_scaled_logprobs` passes the sampling
-/// temperature).
+/// What [`forward_window`] computes besides log-probs and values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowOptions {
+    /// Logits are divided by this first (1.0 = TRL's default; `temperature_scaled_logprobs`
+    /// passes the sampling temperature).
+    pub temperature: f64,
+    /// Keep the full log-distributions (`WindowOutput::log_dists`).
+    pub log_dists: bool,
+    /// Compute the per-position entropy (`WindowOutput::entropy`).
+    pub entropy: bool,
+}
+
+impl WindowOptions {
+    /// Log-probs and values only, at temperature 1.
+    pub const PLAIN: WindowOptions = WindowOptions {
+        temperature: 1.0,
+        log_dists: false,
+        entropy: false,
+    };
+
+    /// Log-probs and values at `temperature`.
+    pub fn at(temperature: f64) -> Self {
+        WindowOptions {
+            temperature,
+            ..Self::PLAIN
+        }
+    }
+
+    /// These options, keeping the full log-distributions when `yes`.
+    pub fn with_log_dists(self, yes: bool) -> Self {
+        WindowOptions {
+            log_dists: yes,
+            ..self
+        }
+    }
+
+    /// These options, with the entropy when `yes`.
+    pub fn with_entropy(self, yes: bool) -> Self {
+        WindowOptions {
+            entropy: yes,
+            ..self
+        }
+    }
+}
+
+/// Runs `model` on the batch and reads the response window.
+///
+/// # Shapes
+/// - `batch`: `b` rows of `q + r` tokens;
+/// - returns `[b, r]` log-probs, values and entropy, `[b, r, vocab]` log-distributions.
 pub fn forward_window(
     model: &Gpt2WithValueHead,
     batch: &SequenceBatch,
-    temperature: f64,
-    want_dists: bool,
-    want_entropy: bool,
+    options: WindowOptions,
     device: &Device,
 ) -> WindowOutput {
     let (b, q, r) = (batch.b, batch.q, batch.r);
@@ -132,12 +178,12 @@ pub fn forward_window(
         position_ids: position_ids(&batch.attention_mask, b, t, &vec![0; b], device),
         attention_mask: Some(ids_tensor(&batch.attention_mask, b, t, device)),
     };
-    let hidden = model.transformer.forward(input, None);
-    let window = hidden.slice(s![.., (q - 1)..(q - 1 + r), ..]);
+    let hidden = model.transformer.forward(input, None); // [b, t, n_embd]
+    let window = hidden.slice(s![.., (q - 1)..(q - 1 + r), ..]); // [b, r, n_embd]
     let values = model.v_head.forward(window.clone());
-    let mut logits = model.transformer.logits(window);
-    if temperature != 1.0 {
-        logits = logits.div_scalar(temperature);
+    let mut logits = model.transformer.logits(window); // [b, r, vocab]
+    if options.temperature != 1.0 {
+        logits = logits.div_scalar(options.temperature);
     }
     let log_dist = log_softmax(logits, 2);
     let ids: Tensor<2, Int> = ids_tensor(&batch.response_ids, b, r, device);
@@ -145,14 +191,14 @@ pub fn forward_window(
         .clone()
         .gather(2, ids.unsqueeze_dim::<3>(2))
         .squeeze_dim::<2>(2);
-    let entropy = want_entropy.then(|| {
+    let entropy = options.entropy.then(|| {
         let d = log_dist.clone().detach();
         (d.clone().exp() * d).sum_dim(2).squeeze_dim::<2>(2).neg()
     });
     WindowOutput {
         logprobs,
         values,
-        log_dists: want_dists.then_some(log_dist),
+        log_dists: options.log_dists.then_some(log_dist),
         entropy,
     }
 }

@@ -1,6 +1,6 @@
 //! Supervised fine-tuning (or pre-training) of the GPT-2 policy on review text: documents are
 //! tokenized, joined with EOS and packed into fixed-length blocks; the loss is next-token
-//! cross-entropy; the loop, optimizer and checkpoints are [`crate::supervised`]'s; held-out
+//! cross-entropy; the loop, optimizer and checkpoints are [`super`]'s; held-out
 //! perplexity after every epoch.
 
 use std::path::{Path, PathBuf};
@@ -14,8 +14,8 @@ use models::weights::ids_tensor;
 use models::{Gpt2Config, Gpt2Input, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
 use serde::{Deserialize, Serialize};
 
-use crate::supervised::SupervisedTask;
-use crate::trainer::TrainError;
+use super::SupervisedTask;
+use crate::TrainError;
 
 /// Tokenizes `texts`, appends `eos` to each and cuts the stream into `block + 1`-token windows
 /// (inputs and shifted targets). The tail shorter than a window is dropped.
@@ -49,7 +49,7 @@ pub struct SftReport {
     pub eval_perplexity: f64,
 }
 
-/// Causal-LM training on packed blocks, for [`crate::supervised::train`].
+/// Causal-LM training on packed blocks, for [`super::train`].
 #[derive(Debug)]
 pub struct SftTask<'a> {
     /// Training windows of `block + 1` tokens.

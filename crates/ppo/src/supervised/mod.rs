@@ -1,4 +1,4 @@
-//! The loop shared by the supervised trainers ([`crate::sft`], [`crate::reward_training`]): a
+//! The loop shared by the supervised trainers ([`sft`], [`classifier`]): a
 //! seeded shuffle per epoch, AdamW with linear warm-up and decay, an evaluation after every
 //! epoch, and resumable checkpoints.
 //!
@@ -25,9 +25,15 @@ use models::weights::with_stable_param_ids;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::schedule::warmup_linear_decay;
-use crate::trainer::{
-    LATEST, TrainError, commit, latest, load_optimizer, read_state, save_optimizer, write_state,
+pub mod classifier;
+mod schedule;
+pub mod sft;
+
+pub use schedule::warmup_linear_decay;
+
+use crate::TrainError;
+use crate::checkpoint::{
+    commit, ensure_fresh, latest, load_optimizer, read_state, save_optimizer, write_state,
 };
 
 /// What a supervised trainer needs from its task.
@@ -71,6 +77,20 @@ pub struct Settings {
     pub seed: u64,
 }
 
+impl Settings {
+    /// The settings of a `training` table of the run configuration.
+    pub fn from_config(training: &config::TrainingConfig, seed: u64) -> Self {
+        Settings {
+            epochs: training.epochs,
+            batch_size: training.batch_size,
+            learning_rate: training.learning_rate,
+            warmup_frac: training.warmup_frac,
+            weight_decay: training.weight_decay,
+            seed,
+        }
+    }
+}
+
 /// Where the run lives and how often it is checkpointed.
 #[derive(Debug, Clone)]
 pub struct Checkpointing {
@@ -80,6 +100,18 @@ pub struct Checkpointing {
     pub save_every: usize,
     /// Continue from `out/latest` instead of starting.
     pub resume: bool,
+}
+
+impl Checkpointing {
+    /// Output directory and checkpoint frequency of a `training` table; `resume` continues
+    /// from its `latest` checkpoint.
+    pub fn from_config(training: &config::TrainingConfig, resume: bool) -> Self {
+        Checkpointing {
+            out: training.output_dir.clone(),
+            save_every: training.save_every,
+            resume,
+        }
+    }
 }
 
 /// Progress reported to the caller.
@@ -126,7 +158,7 @@ pub fn train<T: SupervisedTask>(
 ) -> Result<(T::Model, Vec<T::Report>), TrainError> {
     let n = task.examples();
     if n == 0 {
-        return Err(TrainError::Config(
+        return Err(TrainError::Setup(
             "no training examples; use more reviews or a smaller block size".into(),
         ));
     }
@@ -150,12 +182,7 @@ pub fn train<T: SupervisedTask>(
         }
         (model, optimizer, state)
     } else {
-        if out.join(LATEST).exists() {
-            return Err(TrainError::Checkpoint(format!(
-                "`{}` already holds a run; pass --resume to continue it, or choose another --out",
-                out.display()
-            )));
-        }
+        ensure_fresh(out)?;
         let state = LoopState {
             step: 0,
             epoch_loss_sum: 0.0,
@@ -231,23 +258,27 @@ fn check_compatible<R>(
     examples: usize,
 ) -> Result<(), TrainError> {
     if state.settings != *settings || state.examples != examples {
-        return Err(TrainError::Checkpoint(format!(
-            "the checkpoint was trained with {:?} on {} examples, this run asks for {:?} on {}; \
-             resume with the same flags and data, or start a new --out",
-            state.settings, state.examples, settings, examples
-        )));
+        return Err(TrainError::ResumeMismatch {
+            what: format!(
+                "the checkpoint was trained with {:?} on {} examples, this run asks for {:?} on {}",
+                state.settings, state.examples, settings, examples
+            ),
+        });
     }
     Ok(())
 }
 
 /// Rewrites `metrics.jsonl` with one line per finished epoch.
 fn write_metrics<R: Serialize>(out: &Path, reports: &[R]) -> Result<(), TrainError> {
+    let path = out.join("metrics.jsonl");
     let mut text = String::new();
     for report in reports {
-        let line =
-            serde_json::to_string(report).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+        let line = serde_json::to_string(report).map_err(|source| TrainError::Json {
+            path: path.clone(),
+            source,
+        })?;
         text.push_str(&line);
         text.push('\n');
     }
-    Ok(write_atomic(&out.join("metrics.jsonl"), text.as_bytes())?)
+    Ok(write_atomic(&path, text.as_bytes())?)
 }

@@ -1,0 +1,81 @@
+//! What `rlhf sft` and `rlhf train-reward` share: the configuration with their flags applied,
+//! the devices, the review splits, the resolved `config.toml` in the output directory, and the
+//! resumable loop behind a progress bar.
+
+use anyhow::Context;
+use burn::tensor::Device;
+use config::{Config, TrainingConfig};
+use dataset::Review;
+use ppo::supervised::{self, Checkpointing, Settings, SupervisedTask};
+
+use super::load::read_splits;
+use crate::args::ConfigArgs;
+use crate::{device, progress};
+
+/// A supervised run, ready for its task.
+pub struct Setup {
+    /// The resolved configuration (flags applied).
+    pub config: Config,
+    /// The plain device (evaluation).
+    pub plain: Device,
+    /// Its autodiff twin (training).
+    pub autodiff: Device,
+    /// Training reviews.
+    pub train: Vec<Review>,
+    /// Held-out reviews.
+    pub test: Vec<Review>,
+}
+
+impl Setup {
+    /// Loads the configuration with `overrides` last, selects the device and reads the splits
+    /// of the `training` table that `section` picks.
+    pub fn load(
+        layers: &ConfigArgs,
+        overrides: Vec<String>,
+        section: fn(&Config) -> &TrainingConfig,
+    ) -> anyhow::Result<Self> {
+        let config = layers.load(overrides)?;
+        let plain = device::select(config.device)?;
+        let autodiff = plain.clone().autodiff();
+        let (train, test) = read_splits(&config, section(&config))?;
+        Ok(Setup {
+            config,
+            plain,
+            autodiff,
+            train,
+            test,
+        })
+    }
+
+    /// Trains `model` on `task` with the loop settings of `training`: a fresh start refuses an
+    /// output directory that holds a run and saves `config.toml` there; `resume` continues it.
+    /// Returns the report of every finished epoch; `epoch_line` prints each.
+    pub fn train<T: SupervisedTask>(
+        &self,
+        training: &TrainingConfig,
+        resume: bool,
+        task: &T,
+        model: T::Model,
+        epoch_line: impl Fn(&T::Report) -> String,
+    ) -> anyhow::Result<Vec<T::Report>> {
+        let out = &training.output_dir;
+        if !resume {
+            ppo::checkpoint::ensure_fresh(out)?;
+            self.config
+                .write_resolved(out)
+                .with_context(|| format!("cannot prepare `{}`", out.display()))?;
+        }
+        let steps = task.examples().div_ceil(training.batch_size.max(1)) * training.epochs;
+        let bar = progress::bar(steps, "training");
+        let (_, reports) = supervised::train(
+            task,
+            model,
+            &Settings::from_config(training, self.config.seed),
+            &Checkpointing::from_config(training, resume),
+            &self.autodiff,
+            progress::supervised_observer(&bar, out, epoch_line),
+        )?;
+        bar.finish_and_clear();
+        Ok(reports)
+    }
+}

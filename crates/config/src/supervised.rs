@@ -1,0 +1,126 @@
+//! The supervised trainers around PPO: `[sft]` (`rlhf sft`, causal-LM training of the policy)
+//! and `[reward_model]` (`rlhf train-reward`, the sentiment classifier), each with its model
+//! keys and a `training` table for the loop they share (AdamW with warm-up and linear decay,
+//! evaluation after every epoch, checkpoints). Their training reviews are `data.path` (or
+//! `data.dataset` at `data.split`); held-out reviews are `training.test_path` (or split `test`).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The loop, data subset and output of a supervised trainer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// Output directory: the model in Hugging Face layout, `metrics.jsonl`, `config.toml`,
+    /// `checkpoints/` and `latest`.
+    pub output_dir: PathBuf,
+    /// Passes over the training examples.
+    pub epochs: usize,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Fraction of all steps spent warming up linearly from 0; then linear decay to 0.
+    pub warmup_frac: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Steps between checkpoints, besides the one after every epoch (0 = after epochs only).
+    pub save_every: usize,
+    /// At most this many training reviews, a seeded random subset (0 = all).
+    pub train_samples: usize,
+    /// At most this many held-out reviews, a seeded random subset (0 = all).
+    pub test_samples: usize,
+    /// Held-out reviews (parquet, `stanfordnlp/imdb` schema); unset: split `test` of the
+    /// configured data set.
+    pub test_path: Option<PathBuf>,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            output_dir: "saved_models/sft".into(),
+            epochs: 1,
+            batch_size: 16,
+            learning_rate: 1e-3,
+            warmup_frac: 0.05,
+            weight_decay: 0.01,
+            save_every: 100,
+            train_samples: 0,
+            test_samples: 200,
+            test_path: None,
+        }
+    }
+}
+
+/// `rlhf sft`: a GPT-2 trained on packed review text (next-token loss).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SftConfig {
+    /// Start from this GPT-2 (directory or hub id); unset: a fresh model of the size below.
+    pub base_model: Option<String>,
+    /// Hidden size of a fresh model (GPT-2 `n_embd`).
+    pub n_embd: usize,
+    /// Blocks of a fresh model (GPT-2 `n_layer`).
+    pub n_layer: usize,
+    /// Attention heads of a fresh model (GPT-2 `n_head`).
+    pub n_head: usize,
+    /// Tokens per training block (documents are joined with EOS and packed).
+    pub block_size: usize,
+    /// Loop, data subset and output.
+    pub training: TrainingConfig,
+}
+
+impl Default for SftConfig {
+    fn default() -> Self {
+        SftConfig {
+            base_model: None,
+            n_embd: 128,
+            n_layer: 2,
+            n_head: 4,
+            block_size: 128,
+            training: TrainingConfig::default(),
+        }
+    }
+}
+
+/// `rlhf train-reward`: a RoBERTa sentiment classifier (labels NEGATIVE/POSITIVE).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewardModelConfig {
+    /// Fine-tune this classifier (directory or hub id); unset: a fresh model of the size below.
+    pub base_model: Option<String>,
+    /// RoBERTa `tokenizer.json`; unset: the base model's.
+    pub tokenizer: Option<PathBuf>,
+    /// Hidden size of a fresh model (RoBERTa `hidden_size`; feed-forward is 4×).
+    pub hidden_size: usize,
+    /// Encoder layers of a fresh model (`num_hidden_layers`).
+    pub num_hidden_layers: usize,
+    /// Attention heads of a fresh model (`num_attention_heads`).
+    pub num_attention_heads: usize,
+    /// Tokens per review, `<s>` and `</s>` included (longer reviews are cut, keeping `</s>`).
+    pub max_length: usize,
+    /// Loop, data subset and output.
+    pub training: TrainingConfig,
+}
+
+impl Default for RewardModelConfig {
+    fn default() -> Self {
+        RewardModelConfig {
+            base_model: None,
+            tokenizer: None,
+            hidden_size: 64,
+            num_hidden_layers: 1,
+            num_attention_heads: 4,
+            max_length: 256,
+            training: TrainingConfig {
+                output_dir: "saved_models/reward-model".into(),
+                epochs: 2,
+                batch_size: 32,
+                warmup_frac: 0.1,
+                test_samples: 1000,
+                ..TrainingConfig::default()
+            },
+        }
+    }
+}
