@@ -237,44 +237,48 @@ fn sft_and_train_reward_read_their_config_sections() {
         metrics.lines().count()
     };
 
-    // The flag overrides the file's `sft.training.epochs = 2`; the resolved config is saved.
-    let out = rlhf(&["sft", "--config", config, "--epochs", "1"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(epochs("sft"), 1);
-    let saved = std::fs::read_to_string(dir.path().join("sft/config.toml")).unwrap();
-    assert!(
-        saved.contains("n_embd = 16") && saved.contains("epochs = 1"),
-        "{saved}"
-    );
-
-    let out = rlhf(&["train-reward", "--config", config]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(epochs("rm"), 1);
-    let saved = std::fs::read_to_string(dir.path().join("rm/config.toml")).unwrap();
-    assert!(
-        saved.contains("[reward_model]") && saved.contains("hidden_size = 16"),
-        "{saved}"
-    );
+    // Flags override the file (here `sft.training.epochs = 2`); the resolved config is saved.
+    for (command, out, expected) in [
+        (
+            ["sft", "--epochs", "1"],
+            "sft",
+            ["n_embd = 16", "epochs = 1"],
+        ),
+        (
+            ["train-reward", "--layers", "1"],
+            "rm",
+            ["[reward_model]", "hidden_size = 16"],
+        ),
+    ] {
+        let args = [command[0], "--config", config, command[1], command[2]];
+        let run = rlhf(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        assert_eq!(epochs(out), 1);
+        let saved = std::fs::read_to_string(dir.path().join(out).join("config.toml")).unwrap();
+        assert!(expected.iter().all(|e| saved.contains(e)), "{saved}");
+    }
 
     // The same layering and errors as `train`: unknown keys, bad values, env variables.
-    let out = rlhf(&["sft", "--config", config, "--set", "sft.n_hed=2"]);
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("`sft.n_hed`") && stderr.contains("sft.n_head"),
-        "{stderr}"
+    let fails = |args: &[&str], env: (&str, &str), expected: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlhf"))
+            .args(args)
+            .current_dir(common::repo_root())
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(expected.iter().all(|e| stderr.contains(e)), "{stderr}");
+    };
+    let none = ("HF_HUB_OFFLINE", "1");
+    let set = ["sft", "--config", config, "--set", "sft.n_hed=2"];
+    fails(&set, none, &["`sft.n_hed`", "sft.n_head"]);
+    let heads = ["train-reward", "--config", config, "--heads", "3"];
+    fails(&heads, none, &["reward_model.hidden_size"]);
+    let env = ("RLHF_SFT__TRAINING__LEARNING_RATE", "-1");
+    fails(
+        &["sft", "--config", config],
+        env,
+        &["sft.training.learning_rate"],
     );
-    let out = rlhf(&["train-reward", "--config", config, "--heads", "3"]);
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("reward_model.hidden_size"), "{stderr}");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlhf"))
-        .args(["sft", "--config", config])
-        .current_dir(common::repo_root())
-        .env("RLHF_SFT__TRAINING__LEARNING_RATE", "-1")
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("sft.training.learning_rate"), "{stderr}");
 }

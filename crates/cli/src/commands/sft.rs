@@ -6,7 +6,7 @@ use config::SftConfig;
 use dataset::{HubOptions, Review, Tokenizer};
 use models::export::tokenizer_files;
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
-use ppo::supervised::sft::{SftReport, SftTask, eval_loss, pack};
+use ppo::supervised::sft::{SftTask, eval_loss, pack};
 
 use super::supervised::Setup;
 use crate::args::{ConfigArgs, SftArgs};
@@ -14,7 +14,9 @@ use crate::progress;
 
 /// Trains and saves the language model; prints perplexity per epoch.
 pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
-    let setup = Setup::load(layers, args.overrides(), |c| &c.sft.training)?;
+    let setup = Setup::load(layers, args.overrides(), args.training.resume, |c| {
+        &c.sft.training
+    })?;
     let sft = &setup.config.sft;
     let training = &sft.training;
     let hub = HubOptions::from_env();
@@ -44,7 +46,7 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
         eval_blocks.len(),
         sft.block_size
     );
-    if !args.training.resume {
+    if !setup.resume {
         let before = eval_loss(
             &model.valid(),
             &eval_blocks,
@@ -61,25 +63,7 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
         config: &gpt2,
         tokenizer_files: &files,
     };
-    let reports = setup.train(
-        training,
-        args.training.resume,
-        &task,
-        model,
-        |r: &SftReport| {
-            format!(
-                "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
-                r.epoch, r.train_loss, r.eval_loss, r.eval_perplexity
-            )
-        },
-    )?;
-    if let Some(last) = reports.last() {
-        println!(
-            "saved {} (held-out perplexity {:.1})",
-            training.output_dir.display(),
-            last.eval_perplexity
-        );
-    }
+    setup.train(&task, model)?;
     Ok(())
 }
 

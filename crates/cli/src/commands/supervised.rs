@@ -24,6 +24,10 @@ pub struct Setup {
     pub train: Vec<Review>,
     /// Held-out reviews.
     pub test: Vec<Review>,
+    /// The loop settings, data subset and output (`sft.training`, `reward_model.training`).
+    pub training: TrainingConfig,
+    /// Continue the run in the output directory (`--resume`).
+    pub resume: bool,
 }
 
 impl Setup {
@@ -32,32 +36,37 @@ impl Setup {
     pub fn load(
         layers: &ConfigArgs,
         overrides: Vec<String>,
+        resume: bool,
         section: fn(&Config) -> &TrainingConfig,
     ) -> anyhow::Result<Self> {
         let config = layers.load(overrides)?;
         let plain = device::select(config.device)?;
         let autodiff = plain.clone().autodiff();
-        let (train, test) = read_splits(&config, section(&config))?;
+        let training = section(&config).clone();
+        let (train, test) = read_splits(&config, &training)?;
         Ok(Setup {
             config,
             plain,
             autodiff,
             train,
             test,
+            training,
+            resume,
         })
     }
 
-    /// Trains `model` on `task` with the loop settings of `training`: a fresh start refuses an
-    /// output directory that holds a run and saves `config.toml` there; `resume` continues it.
-    /// Returns the report of every finished epoch; `epoch_line` prints each.
+    /// Trains `model` on `task`: a fresh start refuses an output directory that holds a run and
+    /// saves `config.toml` there; `--resume` continues it. Prints every epoch's report and the
+    /// saved model; returns the reports of all finished epochs.
     pub fn train<T: SupervisedTask>(
         &self,
-        training: &TrainingConfig,
-        resume: bool,
         task: &T,
         model: T::Model,
-        epoch_line: impl Fn(&T::Report) -> String,
-    ) -> anyhow::Result<Vec<T::Report>> {
+    ) -> anyhow::Result<Vec<T::Report>>
+    where
+        T::Report: std::fmt::Display,
+    {
+        let (training, resume) = (&self.training, self.resume);
         let out = &training.output_dir;
         if !resume {
             ppo::checkpoint::ensure_fresh(out)?;
@@ -73,9 +82,12 @@ impl Setup {
             &Settings::from_config(training, self.config.seed),
             &Checkpointing::from_config(training, resume),
             &self.autodiff,
-            progress::supervised_observer(&bar, out, epoch_line),
+            progress::supervised_observer(&bar, out, T::Report::to_string),
         )?;
         bar.finish_and_clear();
+        if let Some(last) = reports.last() {
+            println!("saved {} ({last})", out.display());
+        }
         Ok(reports)
     }
 }

@@ -7,7 +7,7 @@ use config::RewardModelConfig;
 use dataset::{HubOptions, Tokenizer};
 use models::export::tokenizer_files;
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
-use ppo::supervised::classifier::{ClassifierTask, EpochReport, encode, evaluate_classifier};
+use ppo::supervised::classifier::{ClassifierTask, encode, evaluate_classifier};
 
 use super::supervised::Setup;
 use crate::args::{ConfigArgs, TrainRewardArgs};
@@ -15,7 +15,9 @@ use crate::progress;
 
 /// Trains and saves the classifier; prints loss and accuracy per epoch.
 pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
-    let setup = Setup::load(layers, args.overrides(), |c| &c.reward_model.training)?;
+    let setup = Setup::load(layers, args.overrides(), args.training.resume, |c| {
+        &c.reward_model.training
+    })?;
     let rm = &setup.config.reward_model;
     let training = &rm.training;
     for (set, name) in [(&setup.train, "training"), (&setup.test, "test")] {
@@ -40,7 +42,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
     );
     spinner.finish_and_clear();
     let pad = model_config.pad_token_id;
-    if !args.training.resume {
+    if !setup.resume {
         let (loss0, acc0) = evaluate_classifier(
             &model.valid(),
             &test_enc,
@@ -62,29 +64,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
         config: &model_config,
         tokenizer_files: &files,
     };
-    let reports = setup.train(
-        training,
-        args.training.resume,
-        &task,
-        model,
-        |r: &EpochReport| {
-            format!(
-                "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
-                r.epoch,
-                r.train_loss,
-                r.test_loss,
-                r.test_accuracy * 100.0
-            )
-        },
-    )?;
-    if let Some(last) = reports.last() {
-        println!(
-            "saved {} (test accuracy {:.1} % on {} reviews)",
-            training.output_dir.display(),
-            last.test_accuracy * 100.0,
-            setup.test.len()
-        );
-    }
+    setup.train(&task, model)?;
     Ok(())
 }
 

@@ -57,6 +57,19 @@ pub struct EpochReport {
     pub test_accuracy: f64,
 }
 
+impl std::fmt::Display for EpochReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "epoch {}: train loss {:.4}, test loss {:.4}, accuracy {:.1} %",
+            self.epoch,
+            self.train_loss,
+            self.test_loss,
+            self.test_accuracy * 100.0
+        )
+    }
+}
+
 /// The padded batch of the texts `rows`.
 fn batch(data: &Encoded, rows: &[usize], pad: u32, device: &Device) -> RobertaBatch {
     let ids: Vec<&[u32]> = rows.iter().map(|&i| data.ids[i].as_slice()).collect();

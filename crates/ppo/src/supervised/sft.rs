@@ -49,6 +49,16 @@ pub struct SftReport {
     pub eval_perplexity: f64,
 }
 
+impl std::fmt::Display for SftReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "epoch {}: train loss {:.4}, held-out loss {:.4}, perplexity {:.1}",
+            self.epoch, self.train_loss, self.eval_loss, self.eval_perplexity
+        )
+    }
+}
+
 /// Causal-LM training on packed blocks, for [`super::train`].
 #[derive(Debug)]
 pub struct SftTask<'a> {
