@@ -1,6 +1,8 @@
 //! `rlhf`: RLHF with PPO for GPT-2 on burn.
 //!
-//! Subcommands: `train` (PPO), `generate`, `score`, `data` (dataset statistics and sample
+//! Subcommands: `train` (PPO), `sft` (supervised training of the policy), `train-reward` (the
+//! reward classifier), `eval` (a trained policy against its baseline), `generate`, `score`,
+//! `export` (a checkpoint as a Hugging Face directory), `data` (dataset statistics and sample
 //! prompts) and `config` (print the resolved configuration). Run `rlhf --help` for details.
 //! Logging goes to stderr and is filtered with `RUST_LOG` (default `info`).
 

@@ -123,16 +123,26 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), ModelError> {
     std::fs::rename(&tmp, path).map_err(write_err)
 }
 
-/// Saves the policy in HF layout into `dir`: `config.json`, `model.safetensors` (with the
-/// value head when `with_value_head`), and copies of the given tokenizer files.
+/// Whether a saved policy keeps TRL's value head (`v_head.summary.*`) in `model.safetensors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueHeadWeights {
+    /// Keep it (checkpoints, TRL's `AutoModelForCausalLMWithValueHead`).
+    Keep,
+    /// Leave it out (a plain `GPT2LMHeadModel`).
+    Drop,
+}
+
+/// Saves the policy in HF layout into `dir`: `config.json`, `model.safetensors` (with or without
+/// the value head), and copies of the given tokenizer files.
 /// `transformers.GPT2LMHeadModel.from_pretrained(dir)` loads the result.
 pub fn save_policy(
     policy: &Gpt2WithValueHead,
     config: &Gpt2Config,
     dir: &Path,
-    with_value_head: bool,
+    value_head: ValueHeadWeights,
     tokenizer_files: &[PathBuf],
 ) -> Result<(), ModelError> {
+    let with_value_head = value_head == ValueHeadWeights::Keep;
     write_safetensors(
         &dir.join("model.safetensors"),
         &policy_tensors(policy, with_value_head),

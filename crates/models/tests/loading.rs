@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use common::{copy_dir, device, files, gpt2_dir, max_abs_diff, roberta_dir};
 use dataset::HubOptions;
-use models::export::{policy_tensors, save_policy, write_safetensors};
+use models::export::{ValueHeadWeights, policy_tensors, save_policy, write_safetensors};
 use models::{
     Gpt2Config, Gpt2WithValueHead, ModelFiles, RobertaConfig, RobertaForSequenceClassification,
     ValueHeadInit, WeightMap,
@@ -100,7 +100,14 @@ fn export_round_trips_and_keeps_hf_layout() {
         Gpt2WithValueHead::load(&files(&gpt2_dir()), ValueHeadInit::default(), &device()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let tokenizer: Vec<PathBuf> = vec![gpt2_dir().join("tokenizer.json")];
-    save_policy(&policy, &config, out.path(), true, &tokenizer).unwrap();
+    save_policy(
+        &policy,
+        &config,
+        out.path(),
+        ValueHeadWeights::Keep,
+        &tokenizer,
+    )
+    .unwrap();
     for name in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(out.path().join(name).is_file(), "{name} written");
     }

@@ -8,8 +8,14 @@ use std::path::Path;
 use models::export::write_atomic;
 use plotters::prelude::*;
 
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 use crate::TrainError;
-use crate::trainer::Metrics;
+
+/// One line of `metrics.jsonl` (the trainer's `Metrics`): key → value, with a `step`.
+pub type MetricsLine = BTreeMap<String, Value>;
 
 type DrawResult = Result<(), Box<dyn Error + Send + Sync>>;
 
@@ -23,7 +29,7 @@ const COLORS: [RGBColor; 3] = [
 
 /// Writes an SVG with one line panel per key (e.g. `env/reward_mean`, `objective/kl`) over the
 /// `step` of each metrics line; non-finite values are left out.
-pub fn metrics_svg(path: &Path, history: &[Metrics], keys: &[&str]) -> Result<(), TrainError> {
+pub fn metrics_svg(path: &Path, history: &[MetricsLine], keys: &[&str]) -> Result<(), TrainError> {
     let panels: Vec<(&str, Vec<(f64, f64)>)> = keys
         .iter()
         .map(|&key| {
@@ -164,8 +170,8 @@ mod tests {
 
     use super::*;
 
-    fn line(step: usize, reward: f64) -> Metrics {
-        let mut m = Metrics::new();
+    fn line(step: usize, reward: f64) -> MetricsLine {
+        let mut m = MetricsLine::new();
         m.insert("step".into(), json!(step));
         m.insert("env/reward_mean".into(), json!(reward));
         m
@@ -174,7 +180,7 @@ mod tests {
     #[test]
     fn curves_and_histograms_are_svg_with_their_labels() {
         let dir = tempfile::tempdir().unwrap();
-        let history: Vec<Metrics> = (1..=5).map(|s| line(s, s as f64 * 0.5)).collect();
+        let history: Vec<MetricsLine> = (1..=5).map(|s| line(s, s as f64 * 0.5)).collect();
         let curves = dir.path().join("training.svg");
         // A key without values still gets its (empty) panel.
         metrics_svg(&curves, &history, &["env/reward_mean", "objective/kl"]).unwrap();

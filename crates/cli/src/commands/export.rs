@@ -1,7 +1,7 @@
 //! `rlhf export`: a policy checkpoint as a Hugging Face model directory.
 
 use anyhow::Context;
-use models::export::{save_policy, tokenizer_files};
+use models::export::{ValueHeadWeights, save_policy, tokenizer_files};
 
 use super::load::load_policy;
 use crate::args::{ConfigArgs, ExportArgs};
@@ -16,7 +16,11 @@ pub fn run(layers: &ConfigArgs, args: &ExportArgs) -> anyhow::Result<()> {
         &loaded.policy,
         &loaded.config,
         &args.out,
-        args.with_value_head,
+        if args.with_value_head {
+            ValueHeadWeights::Keep
+        } else {
+            ValueHeadWeights::Drop
+        },
         &tokenizer_files(loaded.tokenizer.source()),
     )
     .with_context(|| format!("cannot export to `{}`", args.out.display()))?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dataset::{HubOptions, Tokenizer};
-use models::export::save_policy;
+use models::export::{ValueHeadWeights, save_policy};
 use models::gpt2::position_ids;
 use models::weights::ids_tensor;
 use models::{Gpt2Config, Gpt2Input, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
@@ -108,7 +108,7 @@ impl SupervisedTask for SftTask<'_> {
             model,
             self.config,
             dir,
-            false,
+            ValueHeadWeights::Drop,
             self.tokenizer_files,
         )?)
     }

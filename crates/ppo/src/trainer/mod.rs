@@ -23,6 +23,7 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use config::Config;
 use dataset::{Prompt, PromptLoader, Tokenizer};
+use models::export::ValueHeadWeights;
 use models::{Gpt2Config, Gpt2WithValueHead};
 
 pub use epochs::{
@@ -178,7 +179,7 @@ impl Trainer {
             &policy,
             &self.parts.gpt2,
             dir,
-            false,
+            ValueHeadWeights::Drop,
             &self.parts.tokenizer_files,
         )?;
         Ok(())

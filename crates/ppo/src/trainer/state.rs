@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use burn::optim::ModuleOptimizer;
 use dataset::LoaderState;
-use models::export::save_policy;
+use models::export::{ValueHeadWeights, save_policy};
 use models::{Gpt2Config, Gpt2WithValueHead};
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +44,8 @@ pub(super) fn save(
     tokenizer_files: &[PathBuf],
 ) -> Result<PathBuf, TrainError> {
     commit(run_dir, state.step, |tmp| {
-        save_policy(policy, gpt2, &tmp.join("policy"), true, tokenizer_files)?;
+        let dir = tmp.join("policy");
+        save_policy(policy, gpt2, &dir, ValueHeadWeights::Keep, tokenizer_files)?;
         save_optimizer(optimizer, tmp)?;
         write_state(tmp, state)
     })
