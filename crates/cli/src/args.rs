@@ -80,6 +80,20 @@ pub enum Command {
     Export(ExportArgs),
     /// Print the resolved configuration (all layers applied) as TOML.
     Config,
+    /// Check the backend of --device against transformers' outputs and flex on the tiny fixtures:
+    /// logits, KV-cached generation, one PPO update (the conformance suite; exit 1 on a mismatch).
+    CheckBackend(CheckBackendArgs),
+}
+
+/// `rlhf check-backend`.
+#[derive(Debug, Args)]
+pub struct CheckBackendArgs {
+    /// Directory with tiny-gpt2/, tiny-roberta/ and expected.json (tests/fixtures/models).
+    #[arg(long, value_name = "DIR", default_value = "tests/fixtures/models")]
+    pub fixtures: PathBuf,
+    /// Largest accepted absolute difference.
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f64,
 }
 
 /// `rlhf train`.

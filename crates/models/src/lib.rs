@@ -11,6 +11,7 @@
 //! **Architecture invariant:** `models` knows nothing about PPO and never chooses a backend;
 //! every function takes the `burn::tensor::Device` it runs on.
 
+pub mod attention;
 mod error;
 pub mod export;
 pub mod generate;

@@ -1,5 +1,6 @@
 //! Subcommand dispatch.
 
+mod check_backend;
 mod data;
 mod eval;
 mod export;
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&cli.layers, &args),
         Command::TrainReward(args) => train_reward::run(&cli.layers, &args),
         Command::Sft(args) => sft::run(&cli.layers, &args),
+        Command::CheckBackend(args) => check_backend::run(&cli.layers, &args),
     }
 }

@@ -5,10 +5,10 @@
 
 use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
+use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Tensor};
+
+use crate::attention::AttentionMask;
 
 /// Keys and values of earlier positions of one layer, `[batch, n_head, past_len, head_dim]`.
 #[derive(Debug, Clone)]
@@ -31,13 +31,14 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x` `[b, t, d]`, `mask` `[b, n_head, t, past + t]` (true = masked key) →  `[b, t, d]`.
+    /// `x` `[b, t, d]` → `[b, t, d]`, attending over `past + t` keys under `mask` (causal,
+    /// padding).
     ///
     /// With a cache, keys and values of the `t` new positions are appended to it.
     pub fn forward(
         &self,
         x: Tensor<3>,
-        mask: Option<Tensor<4, Bool>>,
+        mask: &AttentionMask,
         cache: Option<&mut Option<LayerCache>>,
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
@@ -58,11 +59,7 @@ impl Attention {
                 value: v.clone(),
             });
         }
-        let options = AttentionModuleOptions {
-            is_causal: true,
-            ..Default::default()
-        };
-        let context = attention(q, k, v, mask, None, options);
+        let context = mask.attend(q, k, v);
         let context = context.swap_dims(1, 2).reshape([b, t, d]);
         self.c_proj.forward(context)
     }
@@ -121,7 +118,7 @@ impl Block {
     pub fn forward(
         &self,
         x: Tensor<3>,
-        mask: Option<Tensor<4, Bool>>,
+        mask: &AttentionMask,
         cache: Option<&mut Option<LayerCache>>,
     ) -> Tensor<3> {
         let x = x.clone() + self.attn.forward(self.ln_1.forward(x), mask, cache);

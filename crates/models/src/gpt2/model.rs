@@ -2,9 +2,10 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm};
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::block::{Block, LayerCache};
+use crate::attention::AttentionMask;
 
 /// Key/value cache of every layer for incremental decoding.
 #[derive(Debug, Clone, Default)]
@@ -67,17 +68,14 @@ impl Gpt2 {
     /// cached positions too and appends the new ones.
     pub fn forward(&self, input: Gpt2Input, mut cache: Option<&mut KvCache>) -> Tensor<3> {
         let [b, t] = input.input_ids.dims();
-        let mask = input.attention_mask.map(|m| {
-            let t_k = m.dims()[1];
-            let masked: Tensor<2, Bool> = m.equal_elem(0);
-            masked
-                .reshape([b, 1, 1, t_k])
-                .expand([b, self.n_head, t, t_k])
-        });
+        let past = cache.as_deref().map_or(0, KvCache::len);
+        let device = input.input_ids.device();
+        let padding = input.attention_mask.map(|m| m.equal_elem(0));
+        let mask = AttentionMask::new(padding, true, [b, self.n_head, t, past + t], &device);
         let mut x = self.wte.forward(input.input_ids) + self.wpe.forward(input.position_ids);
         for (i, block) in self.h.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = block.forward(x, mask.clone(), slot);
+            x = block.forward(x, &mask, slot);
         }
         self.ln_f.forward(x)
     }

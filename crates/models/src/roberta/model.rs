@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::activation::{gelu, tanh};
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData, s};
+use burn::tensor::{Device, Int, Tensor, TensorData, s};
+
+use crate::attention::AttentionMask;
 
 /// Word, position and token-type embeddings, summed and normalised.
 #[derive(Module, Debug)]
@@ -38,15 +38,15 @@ pub struct SelfAttention {
 }
 
 impl SelfAttention {
-    /// `x` `[b, t, d]`, `mask` `[b, n_head, t, t]` (true = padding key) → `[b, t, d]`.
-    pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<4, Bool>>) -> Tensor<3> {
+    /// `x` `[b, t, d]` → `[b, t, d]` under `mask` (padding keys hidden).
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let hd = d / self.n_head;
         let heads = |y: Tensor<3>| y.reshape([b, t, self.n_head, hd]).swap_dims(1, 2);
         let q = heads(self.query.forward(x.clone()));
         let k = heads(self.key.forward(x.clone()));
         let v = heads(self.value.forward(x.clone()));
-        let context = attention(q, k, v, mask, None, AttentionModuleOptions::default());
+        let context = mask.attend(q, k, v);
         let context = context.swap_dims(1, 2).reshape([b, t, d]);
         self.output_norm
             .forward(self.output_dense.forward(context) + x)
@@ -68,7 +68,7 @@ pub struct EncoderLayer {
 
 impl EncoderLayer {
     /// `[b, t, d]` → `[b, t, d]`.
-    pub fn forward(&self, x: Tensor<3>, mask: Option<Tensor<4, Bool>>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
         let x = self.attention.forward(x, mask);
         let h = self
             .output
@@ -98,16 +98,17 @@ impl Roberta {
         attention_mask: Tensor<2, Int>,
     ) -> Tensor<3> {
         let [b, t] = input_ids.dims();
+        let device = input_ids.device();
         let token_types = input_ids.zeros_like();
         let e = &self.embeddings;
         let x = e.word_embeddings.forward(input_ids)
             + e.position_embeddings.forward(position_ids)
             + e.token_type_embeddings.forward(token_types);
         let mut x = e.layer_norm.forward(x);
-        let masked: Tensor<2, Bool> = attention_mask.equal_elem(0);
-        let mask = masked.reshape([b, 1, 1, t]).expand([b, self.n_head, t, t]);
+        let padding = attention_mask.equal_elem(0);
+        let mask = AttentionMask::new(Some(padding), false, [b, self.n_head, t, t], &device);
         for layer in &self.layer {
-            x = layer.forward(x, Some(mask.clone()));
+            x = layer.forward(x, &mask);
         }
         x
     }
