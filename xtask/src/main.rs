@@ -8,9 +8,11 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 
+mod backends;
 mod bench;
 mod demo;
 mod demo_report;
+mod libtorch;
 mod python;
 mod reference;
 use clap::{Parser, Subcommand};
@@ -37,6 +39,16 @@ enum Task {
     },
     /// What CI runs: cargo fmt --check, clippy with warnings denied, and the workspace tests.
     Ci,
+    /// Install torch 2.9.0 into `.venv` for the libtorch backend (`--features tch`); after it,
+    /// `train --features tch` and `backends` find libtorch by themselves.
+    SetupTch,
+    /// The conformance suite per backend: `rlhf check-backend`, every command once, and an exact
+    /// resume, on the tiny fixtures. Default devices: flex, and tch-cpu when torch is set up.
+    Backends {
+        /// Devices to test (flex, tch-cpu, tch-cuda:N, vulkan:N); repeatable.
+        #[arg(long)]
+        device: Vec<String>,
+    },
     /// Regenerate tests/fixtures/models (tiny checkpoints and transformers' outputs) with
     /// tests/reference/make_model_fixtures.py (needs Python: tests/reference/requirements.txt).
     Fixtures,
@@ -87,7 +99,7 @@ fn main() -> ExitCode {
 fn run(task: Task) -> anyhow::Result<()> {
     let root = project_root();
     match task {
-        Task::Train { features, args } => cargo(
+        Task::Train { features, args } => cargo_env(
             &root,
             &[
                 "run",
@@ -103,7 +115,14 @@ fn run(task: Task) -> anyhow::Result<()> {
             .chain(["--", "train"].map(String::from))
             .chain(args)
             .collect::<Vec<_>>(),
+            &if features.split(',').any(|f| f.trim() == "tch") {
+                libtorch::env(&root)?
+            } else {
+                Vec::new()
+            },
         ),
+        Task::SetupTch => libtorch::setup(&root),
+        Task::Backends { device } => backends::backends(&root, device),
         Task::Ci => {
             cargo(&root, &["fmt", "--all", "--", "--check"])?;
             cargo(
@@ -150,11 +169,21 @@ fn project_root() -> PathBuf {
 
 /// Runs the cargo that runs us (`$CARGO`), failing if the command fails.
 pub(crate) fn cargo<S: AsRef<str>>(root: &Path, args: &[S]) -> anyhow::Result<()> {
+    cargo_env(root, args, &[])
+}
+
+/// [`cargo`] with extra environment variables (for the build and the programs it runs).
+pub(crate) fn cargo_env<S: AsRef<str>>(
+    root: &Path,
+    args: &[S],
+    env: &[(String, String)],
+) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(&args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(root)
         .status()
         .with_context(|| format!("cannot start `{cargo}`"))?;

@@ -11,7 +11,18 @@ fn help_lists_every_subcommand() {
     let out = rlhf(&["--help"]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for command in ["train", "generate", "score", "data", "config"] {
+    for command in [
+        "train",
+        "sft",
+        "train-reward",
+        "eval",
+        "generate",
+        "score",
+        "export",
+        "data",
+        "config",
+        "check-backend",
+    ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
 }
@@ -217,5 +228,24 @@ fn config_shows_layers_and_rejects_unknown_keys() {
     assert!(
         stderr.contains("did you mean `ppo.learning_rate`"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn check_backend_passes_on_flex_and_names_a_missing_fixture_dir() {
+    let out = rlhf(&["check-backend"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("all 6 checks passed on flex"), "{stdout}");
+    assert_eq!(
+        stdout.matches("\nok ").count() + usize::from(stdout.starts_with("ok ")),
+        6
+    );
+    let out = rlhf(&["check-backend", "--fixtures", "no/such/dir"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--fixtures"),
+        "{}",
+        text(&out.stderr)
     );
 }
