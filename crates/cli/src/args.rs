@@ -35,7 +35,7 @@ pub struct ConfigArgs {
     /// Override one key, e.g. `--set ppo.learning_rate=1e-5`; repeatable, later flags win.
     #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Compute device: flex, cuda[:N], tch-cpu, tch-cuda[:N], vulkan[:N] (= --set device=...).
+    /// Compute device: flex, cuda[:N], tch-cpu, tch-cuda[:N], vulkan[:N], vulkan-cpu (= --set device=...).
     #[arg(long, global = true, value_name = "DEVICE")]
     pub device: Option<String>,
 }

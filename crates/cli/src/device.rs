@@ -19,6 +19,8 @@ pub fn select(spec: DeviceSpec) -> anyhow::Result<Device> {
         DeviceSpec::TchCuda(index) => Device::libtorch_cuda(index),
         #[cfg(feature = "vulkan")]
         DeviceSpec::Vulkan(index) => Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(index)),
+        #[cfg(feature = "vulkan")]
+        DeviceSpec::VulkanCpu => Device::vulkan(burn::tensor::DeviceKind::Cpu),
         _ => {
             let feature = spec.cargo_feature();
             bail!(
@@ -39,7 +41,7 @@ pub fn compiled_in() -> Vec<&'static str> {
         (cfg!(feature = "flex"), "flex"),
         (cfg!(feature = "cuda"), "cuda"),
         (cfg!(feature = "tch"), "tch-cpu, tch-cuda"),
-        (cfg!(feature = "vulkan"), "vulkan"),
+        (cfg!(feature = "vulkan"), "vulkan, vulkan-cpu"),
     ]
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))

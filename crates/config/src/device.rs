@@ -22,10 +22,13 @@ pub enum DeviceSpec {
     TchCuda(usize),
     /// Vulkan GPU `n` through wgpu (cargo feature `vulkan`).
     Vulkan(usize),
+    /// A software Vulkan adapter such as Mesa's lavapipe (cargo feature `vulkan`); automatic
+    /// adapter selection skips these, so they are asked for by name.
+    VulkanCpu,
 }
 
 /// The accepted spellings, for error messages.
-pub const DEVICE_SYNTAX: &str = "flex, cuda[:N], tch-cpu, tch-cuda[:N], vulkan[:N]";
+pub const DEVICE_SYNTAX: &str = "flex, cuda[:N], tch-cpu, tch-cuda[:N], vulkan[:N], vulkan-cpu";
 
 impl DeviceSpec {
     /// True for devices whose memory is host memory (`flex`, `tch-cpu`).
@@ -39,7 +42,7 @@ impl DeviceSpec {
             DeviceSpec::Flex => "flex",
             DeviceSpec::Cuda(_) => "cuda",
             DeviceSpec::TchCpu | DeviceSpec::TchCuda(_) => "tch",
-            DeviceSpec::Vulkan(_) => "vulkan",
+            DeviceSpec::Vulkan(_) | DeviceSpec::VulkanCpu => "vulkan",
         }
     }
 }
@@ -69,6 +72,7 @@ impl FromStr for DeviceSpec {
         match s.as_str() {
             "flex" => return Ok(DeviceSpec::Flex),
             "tch-cpu" => return Ok(DeviceSpec::TchCpu),
+            "vulkan-cpu" => return Ok(DeviceSpec::VulkanCpu),
             _ => {}
         }
         // `tch-cuda` must be tried before `cuda` would be (it does not start with `cuda`).
@@ -96,6 +100,7 @@ impl fmt::Display for DeviceSpec {
             DeviceSpec::TchCpu => write!(f, "tch-cpu"),
             DeviceSpec::TchCuda(i) => write!(f, "tch-cuda:{i}"),
             DeviceSpec::Vulkan(i) => write!(f, "vulkan:{i}"),
+            DeviceSpec::VulkanCpu => write!(f, "vulkan-cpu"),
         }
     }
 }
@@ -128,6 +133,7 @@ mod tests {
             ("tch-cuda", DeviceSpec::TchCuda(0)),
             ("tch-cuda:1", DeviceSpec::TchCuda(1)),
             ("vulkan:2", DeviceSpec::Vulkan(2)),
+            ("vulkan-cpu", DeviceSpec::VulkanCpu),
         ];
         for (text, spec) in cases {
             assert_eq!(text.parse::<DeviceSpec>(), Ok(spec), "{text}");

@@ -19,7 +19,7 @@ pub struct Config {
     pub exp_name: String,
     /// Seed for prompt lengths, data order, sampling and initialisation (TRL `seed`).
     pub seed: u64,
-    /// Compute device: `flex`, `cuda[:N]`, `tch-cpu`, `tch-cuda[:N]` or `vulkan[:N]`.
+    /// Compute device: `flex`, `cuda[:N]`, `tch-cpu`, `tch-cuda[:N]`, `vulkan[:N]` or `vulkan-cpu`.
     pub device: DeviceSpec,
     /// The policy (and the frozen reference, which starts from the same weights).
     pub policy: PolicyConfig,
