@@ -10,6 +10,8 @@
 //! latest                                      "checkpoints/step-000010"
 //! ```
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use burn::optim::ModuleOptimizer;
@@ -27,6 +29,52 @@ pub const STATE_FILE: &str = "trainer_state.json";
 
 /// The optimizer-moments file of every checkpoint.
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+
+/// The lock file of a run or output directory.
+pub const LOCK_FILE: &str = ".rlhf.lock";
+
+/// One writer per run directory: an exclusive OS advisory lock on `<dir>/.rlhf.lock`, held until
+/// the value is dropped. The kernel releases it when the process ends in any way (`kill -9`
+/// included), so a crash never leaves a stale lock; the file only says who holds it.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock of `dir` (created when missing) for `holder` (e.g. `rlhf train`), or fails
+    /// with [`TrainError::RunLocked`] naming the process that holds it.
+    pub fn acquire(dir: &Path, holder: &str) -> Result<Self, TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| TrainError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let who = format!("process {} ({holder})\n", std::process::id());
+                file.set_len(0)
+                    .and_then(|()| file.write_all(who.as_bytes()))
+                    .map_err(|e| TrainError::io(&path, e))?;
+                Ok(RunLock { _file: file })
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                // Best effort: the holder may be between truncating and writing.
+                let _ = file.read_to_string(&mut holder);
+                Err(TrainError::RunLocked {
+                    dir: dir.to_path_buf(),
+                    holder: holder.trim().to_string(),
+                })
+            }
+            Err(TryLockError::Error(e)) => Err(TrainError::io(&path, e)),
+        }
+    }
+}
 
 /// Writes the checkpoint of `step` under `run_dir/checkpoints/`: `fill` writes its files into a
 /// temporary directory, which is renamed when complete; `latest` is replaced last.
@@ -138,6 +186,16 @@ mod tests {
             ensure_fresh(run.path()),
             Err(TrainError::RunExists { .. })
         ));
+        // One writer: a second lock on the same directory is refused and names the first.
+        let lock = RunLock::acquire(run.path(), "test").unwrap();
+        match RunLock::acquire(run.path(), "second") {
+            Err(TrainError::RunLocked { holder, .. }) => {
+                assert!(holder.contains(&std::process::id().to_string()), "{holder}");
+            }
+            other => panic!("second lock: {other:?}"),
+        }
+        drop(lock);
+        RunLock::acquire(run.path(), "third").unwrap();
         // A failed fill leaves the previous checkpoint as `latest`.
         let failed = commit(run.path(), 3, |dir| {
             Err(TrainError::io(dir, std::io::Error::other("disk full")))

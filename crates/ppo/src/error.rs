@@ -64,6 +64,17 @@ pub enum TrainError {
         /// The run directory.
         dir: PathBuf,
     },
+    /// Another process writes into the same run or output directory.
+    #[error(
+        "`{}` is in use by {}; wait for that run to finish, or choose another output directory",
+        dir.display(), if holder.is_empty() { "another process" } else { holder.as_str() }
+    )]
+    RunLocked {
+        /// The directory.
+        dir: PathBuf,
+        /// Who holds the lock, as its lock file says (`process PID (command)`).
+        holder: String,
+    },
     /// A resume whose settings differ from those the checkpoint was written with.
     #[error("cannot resume: {what}; resume with the same flags and settings, or start a new run")]
     ResumeMismatch {

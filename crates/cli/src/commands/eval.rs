@@ -1,6 +1,6 @@
 //! `rlhf eval`: a trained policy next to its baseline on held-out prompts.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use burn::module::Module;
 use dataset::PromptLoader;
 use ppo::checkpoint::write_json;
@@ -30,6 +30,11 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
     if args.num_prompts == 0 {
         bail!("--num-prompts must be at least 1");
     }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.run_dir().join("eval"));
+    let _lock = super::lock(&out)?;
     let prompt_set = load_prompts(&config)?;
     let n = args.num_prompts.min(prompt_set.prompts.len());
     let mut loader = PromptLoader::new(prompt_set.prompts.len(), n, config.seed ^ 0xE7A1)?;
@@ -76,11 +81,6 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
     spinner.finish_and_clear();
 
     print_table(&before, &after);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.run_dir().join("eval"));
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create `{}`", out.display()))?;
     let report = json!({
         "policy": args.policy,
         "baseline": args.baseline.clone().unwrap_or(config.policy.model.clone()),

@@ -12,7 +12,26 @@ mod supervised;
 mod train;
 mod train_reward;
 
+use std::path::Path;
+
+use ppo::checkpoint::RunLock;
+
 use crate::args::{Cli, Command};
+
+/// Takes the one-writer lock of a run or output directory for this process; the holder is named
+/// by its command line, so a second writer's error says which run is using the directory.
+pub(crate) fn lock(dir: &Path) -> anyhow::Result<RunLock> {
+    let mut command: String = std::env::args().collect::<Vec<_>>().join(" ");
+    if command.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| command.is_char_boundary(i))
+            .unwrap_or(0);
+        command.truncate(cut);
+        command.push('…');
+    }
+    Ok(RunLock::acquire(dir, &command)?)
+}
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {

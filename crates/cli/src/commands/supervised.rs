@@ -68,6 +68,7 @@ impl Setup {
     {
         let (training, resume) = (&self.training, self.resume);
         let out = &training.output_dir;
+        let _lock = super::lock(out)?;
         if !resume {
             ppo::checkpoint::ensure_fresh(out)?;
             self.config

@@ -24,6 +24,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
     let plain = device::select(config.device)?;
     let autodiff = plain.clone().autodiff();
     let run_dir = config.run_dir();
+    let _lock = super::lock(&run_dir)?;
     let resume_from = if args.resume {
         Some(latest(&run_dir)?)
     } else {
