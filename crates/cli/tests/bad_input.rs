@@ -168,3 +168,30 @@ fn a_model_directory_of_the_wrong_architecture_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn paths_that_escape_the_output_dir_or_are_directories_are_named() {
+    let err = fails(&["config", "--set", "exp_name=../outside"]);
+    assert!(
+        err.contains("`exp_name`") && err.contains("inside output.dir"),
+        "{err}"
+    );
+    let err = fails(&["config", "--set", "exp_name=a/b"]);
+    assert!(err.contains("`exp_name`"), "{err}");
+    let err = fails(&["data", "--path", "tests/fixtures"]);
+    assert!(err.contains("`tests/fixtures` is a directory"), "{err}");
+    let err = fails(&["config", "--config", "config"]);
+    assert!(err.contains("`config` is a directory"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rm");
+    let mut args = train_reward(
+        out.to_str().unwrap(),
+        &["--data", SAMPLE, "--test-data", SAMPLE],
+    );
+    args[2] = "tests/fixtures/tokenizers".into(); // the value of --tokenizer
+    let err = fails(&as_strs(&args));
+    assert!(
+        err.contains("directory") && err.contains("tokenizer.json"),
+        "{err}"
+    );
+}

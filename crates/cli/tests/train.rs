@@ -211,3 +211,48 @@ fn one_minibatch_per_epoch_trains_on_the_rollout_forward() {
         assert!(line["ppo/grad_norm"].as_f64().is_some_and(f64::is_finite));
     }
 }
+
+#[test]
+fn resume_drops_the_samples_written_after_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let every_step = [
+        "--set",
+        "output.sample_freq=1",
+        "--set",
+        "output.save_freq=2",
+    ];
+    let out = train(tmp.path(), "samples", 3, &every_step);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A crash after step 3's samples but before its checkpoint: `latest` still names step 2.
+    let run = tmp.path().join("samples");
+    std::fs::write(run.join("latest"), "checkpoints/step-000002").unwrap();
+    std::fs::remove_dir_all(run.join("checkpoints/step-000003")).unwrap();
+    let resume = [&every_step[..], &["--resume"]].concat();
+    let out = train(tmp.path(), "samples", 3, &resume);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(run.join("samples.jsonl")).unwrap();
+    let steps: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    for step in 1..=3 {
+        let n = steps.iter().filter(|&&s| s == step).count();
+        assert_eq!(
+            n, 8,
+            "step {step} has {n} sample lines, expected one per prompt (8)"
+        );
+    }
+    assert_eq!(metrics(&run).len(), 3);
+}

@@ -27,6 +27,12 @@ pub enum ConfigError {
         /// The path given.
         path: PathBuf,
     },
+    /// `--config` names a directory.
+    #[error("config `{}` is a directory; pass a TOML file (e.g. config/gpt2-sentiment.toml)", path.display())]
+    IsDirectory {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A `--set` argument without `=`.
     #[error("`--set {arg}` is not of the form key.path=value (e.g. --set ppo.learning_rate=1e-5)")]
     BadOverride {

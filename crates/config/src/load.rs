@@ -50,6 +50,9 @@ impl ConfigSources {
             figment = figment.merge(Toml::file_exact(path));
         }
         if let Some(path) = &self.file {
+            if path.is_dir() {
+                return Err(ConfigError::IsDirectory { path: path.clone() });
+            }
             if !path.is_file() {
                 return Err(ConfigError::FileNotFound { path: path.clone() });
             }

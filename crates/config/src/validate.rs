@@ -124,6 +124,17 @@ impl Config {
         c.require(!self.exp_name.trim().is_empty(), "exp_name", || {
             "must not be empty".into()
         });
+        let name = self.exp_name.trim();
+        c.require(
+            !name.contains(['/', '\\']) && name != "." && name != "..",
+            "exp_name",
+            || {
+                format!(
+                    "`{name}` is not a plain directory name: the run directory must stay inside \
+                     output.dir; use letters, digits, `-`, `_` or `.`"
+                )
+            },
+        );
         self.check_supervised(&mut c);
         if c.0.is_empty() {
             Ok(())

@@ -16,6 +16,15 @@ pub enum DatasetError {
         /// The missing path.
         path: PathBuf,
     },
+    /// A directory was given where a data file is expected.
+    #[error(
+        "`{}` is a directory; pass the parquet file inside it (e.g. `{}/train.parquet`)",
+        path.display(), path.display()
+    )]
+    IsDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The file is not readable as parquet (corrupt, truncated, or another format).
     #[error("`{}` is not a readable parquet file: {source}", path.display())]
     Parquet {

@@ -41,6 +41,11 @@ pub fn read_reviews(
     text_column: &str,
     label_column: &str,
 ) -> Result<Vec<Review>, DatasetError> {
+    if path.is_dir() {
+        return Err(DatasetError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
     if !path.is_file() {
         return Err(DatasetError::FileNotFound {
             path: path.to_path_buf(),

@@ -23,6 +23,11 @@ impl Tokenizer {
             path: path.to_path_buf(),
             message,
         };
+        if path.is_dir() {
+            return Err(fail(
+                "this is a directory; pass the tokenizer.json inside it".into(),
+            ));
+        }
         if !path.is_file() {
             return Err(fail("no such file".into()));
         }

@@ -11,7 +11,7 @@ use burn::module::Module;
 use models::export::tokenizer_files;
 use ppo::checkpoint::{ensure_fresh, latest};
 use ppo::plot::metrics_svg;
-use ppo::trainer::{MetricsLog, StepOutput, read_lines, sample_table};
+use ppo::trainer::{MetricsLog, StepOutput, cut_after_step, read_lines, sample_table};
 use ppo::{Trainer, TrainerParts};
 
 use super::load::{load_policy, load_prompts, load_scorer};
@@ -65,7 +65,15 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
         Some(dir) => Trainer::resume(parts, dir)?,
         None => Trainer::new(parts)?,
     };
-    let log = MetricsLog::open(&run_dir, resume_from.as_ref().map(|_| trainer.step_index()))?;
+    let keep_through = resume_from.as_ref().map(|_| trainer.step_index());
+    let log = MetricsLog::open(&run_dir, keep_through)?;
+    let samples = run_dir.join("samples.jsonl");
+    match keep_through {
+        Some(step) => cut_after_step(&samples, step)?,
+        None if samples.exists() => std::fs::remove_file(&samples)
+            .with_context(|| format!("cannot remove `{}`", samples.display()))?,
+        None => {}
+    }
     let total = config.ppo.total_ppo_steps();
     if trainer.step_index() >= total {
         bail!(

@@ -24,22 +24,7 @@ impl MetricsLog {
         let path = run_dir.join("metrics.jsonl");
         std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         match keep_through {
-            Some(step) if path.exists() => {
-                // Keep the original lines byte for byte (re-serialising floats could change them).
-                let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-                let mut kept = String::new();
-                for line in text.lines() {
-                    let line_step = serde_json::from_str::<Metrics>(line)
-                        .ok()
-                        .and_then(|m| m.get("step").and_then(Value::as_u64));
-                    if line_step.is_some_and(|s| s as usize <= step) {
-                        kept.push_str(line);
-                        kept.push('\n');
-                    }
-                }
-                models::export::write_atomic(&path, kept.as_bytes())?;
-            }
-            Some(_) => {}
+            Some(step) => cut_after_step(&path, step)?,
             None => {
                 if path.exists() {
                     std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
@@ -67,6 +52,28 @@ impl MetricsLog {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Drops the lines of an append-only JSON-lines log (`metrics.jsonl`, `samples.jsonl`) whose
+/// `step` is after `step`: what an interrupted run wrote after the checkpoint it resumes from.
+/// Kept lines stay byte for byte (re-serialising floats could change them); a missing file is
+/// left missing.
+pub fn cut_after_step(path: &Path, step: usize) -> Result<(), TrainError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let mut kept = String::new();
+    for line in text.lines() {
+        let line_step = serde_json::from_str::<Metrics>(line)
+            .ok()
+            .and_then(|m| m.get("step").and_then(Value::as_u64));
+        if line_step.is_some_and(|s| s as usize <= step) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    Ok(models::export::write_atomic(path, kept.as_bytes())?)
 }
 
 /// Reads a metrics file back.

@@ -29,7 +29,7 @@ use models::{Gpt2Config, Gpt2WithValueHead};
 pub use epochs::{
     EpochSettings, EpochsOutput, StepData, global_grad_norm, run_epochs, scale_grads,
 };
-pub use metrics::{Metrics, MetricsLog, read_lines, sample_table};
+pub use metrics::{Metrics, MetricsLog, cut_after_step, read_lines, sample_table};
 pub use optimizer::{OptimizerKind, build_optimizer};
 pub use state::TrainerState;
 pub use stats::{StepRecord, step_metrics};

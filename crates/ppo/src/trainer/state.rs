@@ -50,3 +50,37 @@ pub(super) fn save(
         write_state(tmp, state)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test: a panic is the failure report.
+
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    use crate::scores::RunningMoments;
+
+    /// Resume must be bit-exact, so every float of the state survives JSON unchanged.
+    #[test]
+    fn state_floats_survive_the_json_round_trip_bit_for_bit() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let moments = RunningMoments {
+                mean: rng.random::<f64>() * 10.0 - 5.0,
+                std: rng.random::<f64>().powi(3) * 3.0,
+                var: rng.random::<f64>() / 7.0,
+                count: rng.random::<f64>() * 1e6,
+            };
+            let json = serde_json::to_string(&moments).unwrap();
+            let back: RunningMoments = serde_json::from_str(&json).unwrap();
+            for (a, b) in [
+                (moments.mean, back.mean),
+                (moments.std, back.std),
+                (moments.var, back.var),
+                (moments.count, back.count),
+            ] {
+                assert_eq!(a.to_bits(), b.to_bits(), "{a:e} became {b:e} via {json}");
+            }
+        }
+    }
+}
