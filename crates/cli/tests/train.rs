@@ -256,3 +256,52 @@ fn resume_drops_the_samples_written_after_its_checkpoint() {
     }
     assert_eq!(metrics(&run).len(), 3);
 }
+
+#[test]
+fn resume_with_other_settings_is_refused_naming_each_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = train(tmp.path(), "settings", 2, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved = tmp.path().join("settings/config.toml");
+    let before = std::fs::read_to_string(&saved).unwrap();
+    let changed = [
+        "--set",
+        "ppo.learning_rate=2e-3",
+        "--set",
+        "ppo.batch_size=4",
+        "--resume",
+    ];
+    let out = train(tmp.path(), "settings", 3, &changed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a resume with other settings was accepted"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for expected in [
+        "`ppo.learning_rate`: 0.001 → 0.002",
+        "`ppo.batch_size`: 8 → 4",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected} missing from:\n{stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        before,
+        "config.toml was rewritten"
+    );
+    // Running longer (ppo.steps) is allowed.
+    let out = train(tmp.path(), "settings", 3, &["--resume"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(metrics(&tmp.path().join("settings")).len(), 3);
+}

@@ -24,7 +24,7 @@ mod validate;
 pub use device::{DEVICE_SYNTAX, DeviceSpec};
 pub use error::{ConfigError, Problem};
 pub use load::{ConfigSources, ENV_PREFIX, NON_CONFIG_ENV_VARS};
-pub use persist::RESOLVED_CONFIG_FILE;
+pub use persist::{KeyChange, RESOLVED_CONFIG_FILE, RESUME_MAY_CHANGE};
 pub use schema::{
     Config, DataConfig, GenerationConfig, KlPenalty, OutputConfig, PolicyConfig, PpoConfig,
     RewardConfig, RewardMode, ValueHeadInit,

@@ -8,6 +8,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use burn::module::Module;
+use config::RESUME_MAY_CHANGE;
 use models::export::tokenizer_files;
 use ppo::checkpoint::{ensure_fresh, latest};
 use ppo::plot::metrics_svg;
@@ -26,7 +27,9 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
     let run_dir = config.run_dir();
     let _lock = super::lock(&run_dir)?;
     let resume_from = if args.resume {
-        Some(latest(&run_dir)?)
+        let checkpoint = latest(&run_dir)?;
+        same_settings(&config, &run_dir)?;
+        Some(checkpoint)
     } else {
         ensure_fresh(&run_dir).context("set another exp_name or output.dir for a new run")?;
         None
@@ -109,6 +112,35 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
         run_dir.join("final").display(),
         run_dir.join("training.svg").display()
     );
+    Ok(())
+}
+
+/// Refuses a resume whose settings differ from the run's saved `config.toml`, except the keys
+/// of [`RESUME_MAY_CHANGE`], naming every differing key with both values.
+fn same_settings(config: &config::Config, run_dir: &std::path::Path) -> anyhow::Result<()> {
+    let saved = config::Config::read_resolved(run_dir).with_context(|| {
+        format!(
+            "cannot read the settings `{}` was started with",
+            run_dir.display()
+        )
+    })?;
+    let changed: Vec<String> = saved
+        .changes(config)
+        .into_iter()
+        .filter(|c| !RESUME_MAY_CHANGE.contains(&c.key.as_str()))
+        .map(|c| format!("  - {c}"))
+        .collect();
+    if !changed.is_empty() {
+        bail!(
+            "cannot resume `{}` with other settings than it was started with:\n{}\nresume with \
+             the run's own settings (--config {}/config.toml; only {} may change), or start a new \
+             run with another exp_name",
+            run_dir.display(),
+            changed.join("\n"),
+            run_dir.display(),
+            RESUME_MAY_CHANGE.join(", ")
+        );
+    }
     Ok(())
 }
 
