@@ -305,3 +305,32 @@ fn resume_with_other_settings_is_refused_naming_each_key() {
     );
     assert_eq!(metrics(&tmp.path().join("settings")).len(), 3);
 }
+
+#[test]
+fn resume_completes_a_finish_cut_short_by_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = train(tmp.path(), "finish", 2, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = tmp.path().join("finish");
+    let exported = weights(&run.join("final"));
+    // A crash during the finish: the export's temporary directory half written, no final/ and
+    // no plot yet.
+    std::fs::remove_dir_all(run.join("final")).unwrap();
+    std::fs::remove_file(run.join("training.svg")).unwrap();
+    std::fs::create_dir_all(run.join(".final.tmp")).unwrap();
+    std::fs::write(run.join(".final.tmp/model.safetensors"), b"half").unwrap();
+    let out = train(tmp.path(), "finish", 2, &["--resume"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(weights(&run.join("final")), exported);
+    assert!(run.join("final/config.json").is_file() && run.join("training.svg").is_file());
+    assert!(!run.join(".final.tmp").exists());
+    assert_eq!(metrics(&run).len(), 2, "no step was run again");
+}

@@ -85,18 +85,32 @@ pub fn commit(
 ) -> Result<PathBuf, TrainError> {
     let name = format!("checkpoints/step-{step:06}");
     let final_dir = run_dir.join(&name);
-    let tmp = run_dir.join(format!("checkpoints/.step-{step:06}.tmp"));
+    publish_dir(&final_dir, fill)?;
+    write_atomic(&run_dir.join(LATEST), name.as_bytes())?;
+    Ok(final_dir)
+}
+
+/// Writes directory `dir` through `fill` into a temporary sibling (`.<name>.tmp`), then renames
+/// it into place, replacing an older `dir`: a crash never leaves a half-written `dir` under its
+/// real name (at worst the temporary one, which the next call clears).
+pub fn publish_dir(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.with_file_name(format!(".{name}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     fill(&tmp)?;
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     }
-    std::fs::rename(&tmp, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
-    write_atomic(&run_dir.join(LATEST), name.as_bytes())?;
-    Ok(final_dir)
+    std::fs::rename(&tmp, dir).map_err(|e| TrainError::io(dir, e))
 }
 
 /// The newest checkpoint directory of a run, from its `latest` file.

@@ -78,11 +78,15 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
         None => {}
     }
     let total = config.ppo.total_ppo_steps();
-    if trainer.step_index() >= total {
+    if trainer.step_index() > total {
         bail!(
             "the run is already at step {} of {total}; raise ppo.steps to train further",
             trainer.step_index()
         );
+    }
+    if trainer.step_index() == total {
+        // Every step is done; a crash may have cut the finish short, so it is redone.
+        println!("all {total} steps were done; writing final/ and training.svg again");
     }
     let bar = progress::bar(total, "ppo steps");
     bar.set_position(trainer.step_index() as u64);

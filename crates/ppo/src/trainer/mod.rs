@@ -172,16 +172,19 @@ impl Trainer {
         )
     }
 
-    /// Writes the policy in HF layout without the value head into `dir` (the final export).
+    /// Writes the policy in HF layout without the value head into `dir` (the final export),
+    /// atomically: a temporary directory renamed into place.
     pub fn export(&self, dir: &Path) -> Result<(), TrainError> {
         let policy = self.parts.policy.valid();
-        models::export::save_policy(
-            &policy,
-            &self.parts.gpt2,
-            dir,
-            ValueHeadWeights::Drop,
-            &self.parts.tokenizer_files,
-        )?;
-        Ok(())
+        checkpoint::publish_dir(dir, |tmp| {
+            models::export::save_policy(
+                &policy,
+                &self.parts.gpt2,
+                tmp,
+                ValueHeadWeights::Drop,
+                &self.parts.tokenizer_files,
+            )?;
+            Ok(())
+        })
     }
 }
