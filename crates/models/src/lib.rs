@@ -27,7 +27,7 @@ pub use error::ModelError;
 pub use generate::{Generation, GenerationConfig, generate};
 pub use gpt2::{Gpt2, Gpt2Config, Gpt2Input, KvCache};
 pub use hf_config::ModelFiles;
-pub use policy::{Gpt2WithValueHead, PolicyOutput, ValueHead, ValueHeadInit};
+pub use policy::{Gpt2WithValueHead, PolicyOutput, ValueHead, ValueHeadInit, ValueHeadSource};
 pub use reward::RewardModel;
 pub use roberta::{RobertaConfig, RobertaForSequenceClassification};
 pub use weights::WeightMap;

@@ -78,17 +78,34 @@ pub enum ValueHeadInit {
     Zero,
 }
 
+/// Where a loaded policy's value head comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueHeadSource {
+    /// The checkpoint's `v_head.summary.*` when it has one, else a fresh head (hub GPT-2s have
+    /// none).
+    OrInit(ValueHeadInit),
+    /// The checkpoint's; an error when it has none (resuming a PPO run, whose value head was
+    /// trained).
+    Required,
+}
+
+impl From<ValueHeadInit> for ValueHeadSource {
+    fn from(init: ValueHeadInit) -> Self {
+        ValueHeadSource::OrInit(init)
+    }
+}
+
 impl Gpt2WithValueHead {
     /// Loads a policy from a model directory or cached hub id. The value head is read from the
-    /// checkpoint when present (`v_head.summary.*`, our own checkpoints and TRL's), else
-    /// initialised per `init`.
+    /// checkpoint when present (`v_head.summary.*`, our own checkpoints and TRL's), else built
+    /// as `value_head` says.
     pub fn load(
         files: &ModelFiles,
-        init: ValueHeadInit,
+        value_head: impl Into<ValueHeadSource>,
         device: &Device,
     ) -> Result<(Self, Gpt2Config), ModelError> {
         let config = Gpt2Config::from_file(&files.config)?;
-        let model = Self::load_weights(&config, &files.weights, init, device)?;
+        let model = Self::load_weights(&config, &files.weights, value_head, device)?;
         Ok((model, config))
     }
 
@@ -96,7 +113,7 @@ impl Gpt2WithValueHead {
     pub fn load_weights(
         config: &Gpt2Config,
         path: &Path,
-        init: ValueHeadInit,
+        value_head: impl Into<ValueHeadSource>,
         device: &Device,
     ) -> Result<Self, ModelError> {
         let mut weights = WeightMap::read(path)?;
@@ -109,7 +126,15 @@ impl Gpt2WithValueHead {
             summary.bias = Some(weights.param("v_head.summary.bias", [1], device)?);
             ValueHead { summary }
         } else {
-            ValueHead::init(config.n_embd, init, device)
+            match value_head.into() {
+                ValueHeadSource::OrInit(init) => ValueHead::init(config.n_embd, init, device),
+                ValueHeadSource::Required => {
+                    return Err(ModelError::MissingWeight {
+                        key: "v_head.summary.weight".into(),
+                        path: path.to_path_buf(),
+                    });
+                }
+            }
         };
         weights.finish(&IGNORED_GPT2_KEYS)?;
         Ok(Self {

@@ -11,7 +11,9 @@ use dataset::{
     HubOptions, LengthSampler, Prompt, Review, Tokenizer, build_prompts, read_reviews,
     resolve_data_file,
 };
-use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, RewardModel, ValueHeadInit};
+use models::{
+    Gpt2Config, Gpt2WithValueHead, ModelFiles, RewardModel, ValueHeadInit, ValueHeadSource,
+};
 use ppo::ClassifierScorer;
 
 /// A policy ready to generate, with where it came from.
@@ -37,11 +39,38 @@ pub fn value_head_init(config: &Config) -> ValueHeadInit {
     }
 }
 
-/// Loads the policy from `checkpoint` if given, else `model`, else `policy.model`.
+/// Loads the policy from `checkpoint` if given, else `model`, else `policy.model`; a model
+/// without a value head gets a fresh one (`policy.v_head_init_strategy`).
 pub fn load_policy(
     config: &Config,
     model: Option<&str>,
     checkpoint: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<LoadedPolicy> {
+    let value_head = ValueHeadSource::OrInit(value_head_init(config));
+    load_policy_with(config, model, checkpoint, value_head, device)
+}
+
+/// Loads the policy of a PPO checkpoint to resume it: its trained value head must be there.
+pub fn load_resumed_policy(
+    config: &Config,
+    checkpoint: &Path,
+    device: &Device,
+) -> anyhow::Result<LoadedPolicy> {
+    load_policy_with(
+        config,
+        None,
+        Some(checkpoint),
+        ValueHeadSource::Required,
+        device,
+    )
+}
+
+fn load_policy_with(
+    config: &Config,
+    model: Option<&str>,
+    checkpoint: Option<&Path>,
+    value_head: ValueHeadSource,
     device: &Device,
 ) -> anyhow::Result<LoadedPolicy> {
     let hub = HubOptions::from_env();
@@ -55,7 +84,7 @@ pub fn load_policy(
     };
     let files = ModelFiles::resolve(&spec, revision, &hub)
         .with_context(|| format!("cannot find the policy model `{spec}`"))?;
-    let (policy, gpt2) = Gpt2WithValueHead::load(&files, value_head_init(config), device)
+    let (policy, gpt2) = Gpt2WithValueHead::load(&files, value_head, device)
         .with_context(|| format!("cannot load the policy model `{spec}`"))?;
     let tokenizer = match (&files.tokenizer, &config.data.tokenizer) {
         (Some(path), _) => Tokenizer::from_file(path)?,

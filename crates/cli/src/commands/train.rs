@@ -15,7 +15,7 @@ use ppo::plot::metrics_svg;
 use ppo::trainer::{MetricsLog, StepOutput, cut_after_step, read_lines, sample_table};
 use ppo::{Trainer, TrainerParts};
 
-use super::load::{load_policy, load_prompts, load_scorer};
+use super::load::{load_policy, load_prompts, load_resumed_policy, load_scorer};
 use crate::args::{ConfigArgs, TrainArgs};
 use crate::{device, progress};
 
@@ -45,7 +45,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
     let start = load_policy(&config, None, None, &autodiff)?;
     let reference = start.policy.valid();
     let loaded = match &resume_from {
-        Some(dir) => load_policy(&config, None, Some(dir), &autodiff)?,
+        Some(dir) => load_resumed_policy(&config, dir, &autodiff)?,
         None => start,
     };
     let scorer = load_scorer(&config, &plain)?;
