@@ -9,6 +9,7 @@
 mod args;
 mod commands;
 mod device;
+mod lines;
 mod progress;
 
 use std::process::ExitCode;

@@ -195,3 +195,60 @@ fn paths_that_escape_the_output_dir_or_are_directories_are_named() {
         "{err}"
     );
 }
+
+/// Runs `rlhf args…` with `input` on stdin.
+fn with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rlhf"))
+        .args(args)
+        .current_dir(common::repo_root())
+        .env("HF_HUB_OFFLINE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_bad_stdin_line_is_reported_skipped_and_the_rest_processed() {
+    let mut input = b"Hello there\n\xff\xfe not utf-8\n".to_vec();
+    input.extend(b"word ".repeat(3000)); // longer than the tiny GPT-2's 64 positions
+    input.extend(b"\nThe end\n");
+    let generate = [
+        "generate",
+        "--model",
+        TINY_GPT2,
+        "--max-new-tokens",
+        "3",
+        "--greedy",
+    ];
+    let out = with_stdin(&generate, &input);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "skipped lines must make the run fail at the end"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stdout.contains("Hello there") && stdout.contains("The end"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("line 2: not UTF-8"), "{stderr}");
+    assert!(
+        stderr.contains("line 3: ") && stderr.contains("positions"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 of 4 input lines were skipped"),
+        "{stderr}"
+    );
+
+    let out = with_stdin(&["score", "--model", TINY_ROBERTA], &input);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success());
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(stderr.contains("line 2: not UTF-8"), "{stderr}");
+}

@@ -339,15 +339,33 @@ fn resume_completes_a_finish_cut_short_by_a_crash() {
 fn resume_from_a_checkpoint_without_its_value_head_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let out = train(tmp.path(), "head", 2, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = tmp.path().join("head");
     // The step-2 checkpoint loses its value head: its weights become a plain GPT-2 export.
     let plain = tmp.path().join("plain");
     let run_arg = run.to_str().unwrap();
-    let out = rlhf(&["export", "--checkpoint", run_arg, "--out", plain.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rlhf(&[
+        "export",
+        "--checkpoint",
+        run_arg,
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let policy = run.join("checkpoints/step-000002/policy");
-    std::fs::copy(plain.join("model.safetensors"), policy.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        plain.join("model.safetensors"),
+        policy.join("model.safetensors"),
+    )
+    .unwrap();
     let out = train(tmp.path(), "head", 3, &["--resume"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "resumed with a fresh value head");

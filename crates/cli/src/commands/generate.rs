@@ -1,8 +1,8 @@
 //! `rlhf generate`: continue prompts with a policy, one-shot or interactively from stdin.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use dataset::left_pad;
 use models::sampling::Sampler;
 use models::{GenerationConfig, generate};
@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use super::load::{LoadedPolicy, load_policy};
 use crate::args::{ConfigArgs, GenerateArgs};
 use crate::device;
+use crate::lines::for_each_line;
 
 /// Loads the policy and answers `--prompt`, or every stdin line when there is none.
 pub fn run(layers: &ConfigArgs, args: &GenerateArgs) -> anyhow::Result<()> {
@@ -64,15 +65,12 @@ pub fn run(layers: &ConfigArgs, args: &GenerateArgs) -> anyhow::Result<()> {
             if interactive {
                 eprintln!("Type a prompt and press Enter (Ctrl-D to quit).");
             }
-            for line in stdin.lock().lines() {
-                let line = line.context("cannot read stdin")?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                session.answer(&line, &mut rng)?;
+            let report = for_each_line(stdin.lock(), |_, line| {
+                let answered = session.answer(line, &mut rng);
                 std::io::stdout().flush().ok();
-            }
-            Ok(())
+                answered
+            })?;
+            report.finish()
         }
     }
 }

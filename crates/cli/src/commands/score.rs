@@ -1,13 +1,12 @@
 //! `rlhf score`: label logits and probabilities of texts under a sequence classifier.
 
-use std::io::BufRead;
-
 use anyhow::{Context, bail};
 use dataset::HubOptions;
 use models::RewardModel;
 use models::sampling::softmax;
 
 use crate::args::{ConfigArgs, ScoreArgs};
+use crate::lines::{LineReport, for_each_line};
 use crate::{device, progress};
 
 /// Scores `--text`s, `--file` lines, or stdin lines, printing one JSON object per text.
@@ -15,23 +14,19 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
     let config = layers.load(Vec::new())?;
     let device = device::select(config.device)?;
     let mut texts = args.text.clone();
-    if let Some(path) = &args.file {
-        let file = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read texts from `{}`", path.display()))?;
-        texts.extend(
-            file.lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(String::from),
-        );
-    }
-    if args.text.is_empty() && args.file.is_none() {
-        for line in std::io::stdin().lock().lines() {
-            let line = line.context("cannot read stdin")?;
-            if !line.trim().is_empty() {
-                texts.push(line);
-            }
+    let mut collect = |_: usize, line: &str| {
+        texts.push(line.to_string());
+        Ok(())
+    };
+    let report = match &args.file {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot read texts from `{}`", path.display()))?;
+            for_each_line(std::io::BufReader::new(file), &mut collect)?
         }
-    }
+        None if args.text.is_empty() => for_each_line(std::io::stdin().lock(), &mut collect)?,
+        None => LineReport::default(),
+    };
     if texts.is_empty() {
         bail!("nothing to score: pass --text, --file, or lines on stdin");
     }
@@ -67,5 +62,5 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(())
+    report.finish()
 }
