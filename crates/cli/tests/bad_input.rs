@@ -252,3 +252,39 @@ fn a_bad_stdin_line_is_reported_skipped_and_the_rest_processed() {
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
     assert!(stderr.contains("line 2: not UTF-8"), "{stderr}");
 }
+
+#[test]
+fn out_of_range_numbers_name_their_key_or_flag() {
+    for (set, key) in [
+        ("ppo.cliprange=nan", "ppo.cliprange"),
+        ("ppo.init_kl_coef=inf", "ppo.init_kl_coef"),
+        ("ppo.max_grad_norm=inf", "ppo.max_grad_norm"),
+        ("generation.temperature=inf", "generation.temperature"),
+        ("reward.max_length=2", "reward.max_length"),
+        ("sft.training.epochs=0", "sft.training.epochs"),
+        (
+            "reward_model.training.warmup_frac=nan",
+            "reward_model.training.warmup_frac",
+        ),
+    ] {
+        let err = fails(&["config", "--set", set]);
+        assert!(err.contains(&format!("`{key}`")), "{set}: {err}");
+    }
+    let generate = ["generate", "--model", TINY_GPT2, "--prompt", "Hi"];
+    for (flag, value) in [
+        ("--temperature", "inf"),
+        ("--max-new-tokens", "0"),
+        ("--top-p", "1.5"),
+        ("--num-samples", "0"),
+    ] {
+        let err = fails(&[&generate[..], &[flag, value]].concat());
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+    let data = ["--data", SAMPLE, "--test-data", SAMPLE];
+    let err = fails(&[&["sft"][..], &data, &["--epochs", "0"]].concat());
+    assert!(err.contains("`sft.training.epochs`"), "{err}");
+    let err = fails(&[&["sft"][..], &data, &["--block-size", "0"]].concat());
+    assert!(err.contains("`sft.block_size`"), "{err}");
+    let err = fails(&[&["train-reward"][..], &data, &["--max-length", "2"]].concat());
+    assert!(err.contains("`reward_model.max_length`"), "{err}");
+}

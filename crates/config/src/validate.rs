@@ -136,10 +136,50 @@ impl Config {
             },
         );
         self.check_supervised(&mut c);
+        self.check_finite(&mut c);
+        c.require(self.reward.max_length >= 3, "reward.max_length", || {
+            format!(
+                "must hold <s>, at least one token and </s> (>= 3), got {}",
+                self.reward.max_length
+            )
+        });
         if c.0.is_empty() {
             Ok(())
         } else {
             Err(ConfigError::Inconsistent { problems: c.0 })
+        }
+    }
+
+    /// Every float key must be a finite number (TOML accepts `nan` and `inf`).
+    fn check_finite(&self, c: &mut Checks) {
+        let p = &self.ppo;
+        let optional = |v: Option<f64>| v.unwrap_or(0.0);
+        for (key, value) in [
+            ("ppo.learning_rate", p.learning_rate),
+            ("ppo.init_kl_coef", p.init_kl_coef),
+            ("ppo.target", p.target),
+            ("ppo.horizon", p.horizon),
+            ("ppo.gamma", p.gamma),
+            ("ppo.lam", p.lam),
+            ("ppo.cliprange", p.cliprange),
+            ("ppo.cliprange_value", p.cliprange_value),
+            ("ppo.vf_coef", p.vf_coef),
+            ("ppo.max_grad_norm", optional(p.max_grad_norm)),
+            ("ppo.target_kl", p.target_kl),
+            ("ppo.ratio_threshold", p.ratio_threshold),
+            ("ppo.score_clip", optional(p.score_clip)),
+            ("ppo.adam_epsilon", p.adam_epsilon),
+            ("ppo.missing_eos_penalty", optional(p.missing_eos_penalty)),
+            (
+                "policy.v_head_initializer_range",
+                self.policy.v_head_initializer_range,
+            ),
+            ("generation.top_p", self.generation.top_p),
+            ("generation.temperature", self.generation.temperature),
+        ] {
+            c.require(value.is_finite(), key, || {
+                format!("must be a finite number, got {value}")
+            });
         }
     }
 

@@ -18,12 +18,6 @@ use crate::lines::for_each_line;
 pub fn run(layers: &ConfigArgs, args: &GenerateArgs) -> anyhow::Result<()> {
     let config = layers.load(Vec::new())?;
     let device = device::select(config.device)?;
-    let loaded = load_policy(
-        &config,
-        args.model.as_deref(),
-        args.checkpoint.as_deref(),
-        &device,
-    )?;
     let g = &config.generation;
     let sampler = Sampler {
         do_sample: !args.greedy,
@@ -31,10 +25,9 @@ pub fn run(layers: &ConfigArgs, args: &GenerateArgs) -> anyhow::Result<()> {
         top_k: args.top_k.unwrap_or(g.top_k),
         top_p: args.top_p.unwrap_or(g.top_p),
     };
-    if sampler.do_sample
-        && sampler.temperature.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
-    {
-        bail!("--temperature must be > 0 (got {})", sampler.temperature);
+    let temperature = sampler.temperature;
+    if sampler.do_sample && !(temperature.is_finite() && temperature > 0.0) {
+        bail!("--temperature must be a finite number > 0 (got {temperature})");
     }
     if !(0.0..=1.0).contains(&sampler.top_p) || sampler.top_p == 0.0 {
         bail!("--top-p must be in (0, 1] (got {})", sampler.top_p);
@@ -42,6 +35,15 @@ pub fn run(layers: &ConfigArgs, args: &GenerateArgs) -> anyhow::Result<()> {
     if args.num_samples == 0 {
         bail!("--num-samples must be at least 1");
     }
+    if args.max_new_tokens == 0 {
+        bail!("--max-new-tokens must be at least 1");
+    }
+    let loaded = load_policy(
+        &config,
+        args.model.as_deref(),
+        args.checkpoint.as_deref(),
+        &device,
+    )?;
     let eos = loaded.config.eos_token_id;
     let gen_config = GenerationConfig {
         max_new_tokens: args.max_new_tokens,
