@@ -288,3 +288,50 @@ fn out_of_range_numbers_name_their_key_or_flag() {
     let err = fails(&[&["train-reward"][..], &data, &["--max-length", "2"]].concat());
     assert!(err.contains("`reward_model.max_length`"), "{err}");
 }
+
+/// A copy of the tiny GPT-2 fixture with `edit` applied to its files.
+fn tiny_gpt2_copy(edit: impl FnOnce(&std::path::Path)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::repo_root().join(TINY_GPT2);
+    for name in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(src.join(name), dir.path().join(name)).unwrap();
+    }
+    edit(dir.path());
+    dir
+}
+
+#[test]
+fn mismatched_tokenizer_config_and_weights_are_named_at_load_time() {
+    // A tokenizer with more tokens than the model embeds (RoBERTa's 50,265 > 50,257): `<mask>`
+    // (id 50264) used to index past the embedding table.
+    let roberta_tokenizer = tiny_gpt2_copy(|dir| {
+        let src = common::repo_root().join(ROBERTA_TOKENIZER);
+        std::fs::copy(src, dir.join("tokenizer.json")).unwrap();
+    });
+    let model = roberta_tokenizer.path().to_str().unwrap();
+    let err = fails(&["generate", "--model", model, "--prompt", "<mask>"]);
+    assert!(
+        err.contains("50265 tokens") && err.contains("vocab_size 50257"),
+        "{err}"
+    );
+    // Absurd sizes are refused before anything is allocated.
+    for (key, value) in [
+        ("n_embd", "1000000000000"),
+        ("n_positions", "0"),
+        ("eos_token_id", "60000"),
+    ] {
+        let hostile = tiny_gpt2_copy(|dir| {
+            let path = dir.join("config.json");
+            let mut config: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            config[key] = serde_json::from_str(value).unwrap();
+            std::fs::write(&path, config.to_string()).unwrap();
+        });
+        let model = hostile.path().to_str().unwrap();
+        let err = fails(&["generate", "--model", model, "--prompt", "Hi"]);
+        assert!(
+            err.contains(key) && err.contains("config.json"),
+            "{key}: {err}"
+        );
+    }
+}

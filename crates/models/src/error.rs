@@ -92,6 +92,22 @@ pub enum ModelError {
         /// What failed.
         message: String,
     },
+    /// The tokenizer produces ids the model has no embedding for.
+    #[error(
+        "`{}` has {tokens} tokens but the model (`{}`) has vocab_size {vocab_size}; use the \
+         model's own tokenizer",
+        tokenizer.display(), config.display()
+    )]
+    TokenizerMismatch {
+        /// The tokenizer file.
+        tokenizer: PathBuf,
+        /// Its vocabulary size, added tokens included.
+        tokens: usize,
+        /// The model's config.json.
+        config: PathBuf,
+        /// The model's vocabulary size.
+        vocab_size: usize,
+    },
     /// The model's tokenizer could not encode a text.
     #[error("the reward model's tokenizer cannot encode a text")]
     Tokenize {

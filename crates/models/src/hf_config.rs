@@ -78,3 +78,56 @@ pub fn require_model_type(
         })
     }
 }
+
+/// Largest accepted size of any one dimension in a `config.json`: far above every real GPT-2 or
+/// RoBERTa, far below what would abort the process on allocation.
+pub const MAX_DIM: usize = 1 << 20;
+
+/// Checks that every `(key, value)` of a `config.json` is in `1..=MAX_DIM`, before anything is
+/// allocated from it.
+pub fn check_sizes(path: &Path, sizes: &[(&str, usize)]) -> Result<(), ModelError> {
+    for &(key, value) in sizes {
+        if value == 0 || value > MAX_DIM {
+            return Err(ModelError::Config {
+                path: path.to_path_buf(),
+                message: format!("{key} = {value} is out of range (1..={MAX_DIM})"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that token id `id` (a special token of `key`) is inside the vocabulary.
+pub fn check_token_id(
+    path: &Path,
+    key: &str,
+    id: u32,
+    vocab_size: usize,
+) -> Result<(), ModelError> {
+    if id as usize >= vocab_size {
+        return Err(ModelError::Config {
+            path: path.to_path_buf(),
+            message: format!("{key} = {id} is not below vocab_size {vocab_size}"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that every id `tokenizer` can produce has an embedding in a model of `vocab_size`
+/// (described by `config`), so no text can index past the embedding table.
+pub fn check_tokenizer(
+    tokenizer: &dataset::Tokenizer,
+    vocab_size: usize,
+    config: &Path,
+) -> Result<(), ModelError> {
+    let tokens = tokenizer.vocab_size();
+    if tokens > vocab_size {
+        return Err(ModelError::TokenizerMismatch {
+            tokenizer: tokenizer.source().to_path_buf(),
+            tokens,
+            config: config.to_path_buf(),
+            vocab_size,
+        });
+    }
+    Ok(())
+}

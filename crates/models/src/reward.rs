@@ -36,6 +36,7 @@ impl RewardModel {
                 path: files.config.with_file_name("tokenizer.json"),
                 message: e.to_string(),
             })?;
+        crate::hf_config::check_tokenizer(&tokenizer, config.vocab_size, &files.config)?;
         let labels = config.labels().map_err(|message| ModelError::Config {
             path: files.config.clone(),
             message,

@@ -3,6 +3,7 @@
 use anyhow::bail;
 use burn::module::Module;
 use dataset::PromptLoader;
+use models::hf_config::check_tokenizer;
 use ppo::checkpoint::write_json;
 use ppo::eval::{EvalReport, EvalSetup, evaluate};
 use ppo::plot::histogram_svg;
@@ -52,6 +53,27 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
     let spinner = progress::spinner("loading models");
     let trained = load_policy(&config, None, Some(&args.policy), &device)?;
     let baseline = load_policy(&config, args.baseline.as_deref(), None, &device)?;
+    // The baseline reads the policy's samples: it must embed every id of the policy's tokenizer
+    // and have positions for the longest prompt + response evaluation can make.
+    check_tokenizer(
+        &trained.tokenizer,
+        baseline.config.vocab_size,
+        &baseline.files.config,
+    )?;
+    let longest = config.data.input_max_text_length + config.generation.output_max_length;
+    for (model, positions) in [
+        (&baseline, baseline.config.n_positions),
+        (&trained, trained.config.n_positions),
+    ] {
+        if positions < longest {
+            bail!(
+                "`{}` has {positions} positions, fewer than the {longest} tokens of the longest \
+                 prompt + response (data.input_max_text_length + generation.output_max_length); \
+                 lower those, or evaluate with a model of more positions",
+                model.files.config.display()
+            );
+        }
+    }
     let scorer = load_scorer(&config, &device)?;
     spinner.finish_and_clear();
     let g = &config.generation;

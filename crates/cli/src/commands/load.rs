@@ -11,6 +11,7 @@ use dataset::{
     HubOptions, LengthSampler, Prompt, Review, Tokenizer, build_prompts, read_reviews,
     resolve_data_file,
 };
+use models::hf_config::check_tokenizer;
 use models::{
     Gpt2Config, Gpt2WithValueHead, ModelFiles, RewardModel, ValueHeadInit, ValueHeadSource,
 };
@@ -94,6 +95,7 @@ fn load_policy_with(
              (e.g. tests/fixtures/tokenizers/gpt2/tokenizer.json)"
         ),
     };
+    check_tokenizer(&tokenizer, gpt2.vocab_size, &files.config)?;
     tracing::info!(model = %spec, weights = %files.weights.display(), "loaded policy");
     Ok(LoadedPolicy {
         policy,

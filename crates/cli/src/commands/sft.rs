@@ -5,6 +5,7 @@ use burn::module::Module;
 use config::SftConfig;
 use dataset::{HubOptions, Review, Tokenizer};
 use models::export::tokenizer_files;
+use models::hf_config::check_tokenizer;
 use models::{Gpt2Config, Gpt2WithValueHead, ModelFiles, ValueHeadInit};
 use ppo::supervised::sft::{SftTask, eval_loss, pack};
 
@@ -28,6 +29,15 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
             "no GPT-2 tokenizer: set data.tokenizer or use --base-model with a tokenizer.json"
         ),
     };
+    let model_desc = sft
+        .base_model
+        .as_deref()
+        .unwrap_or("the fresh GPT-2 (sft.n_embd, ...)");
+    check_tokenizer(
+        &tokenizer,
+        gpt2.vocab_size,
+        std::path::Path::new(model_desc),
+    )?;
     if sft.block_size + 1 > gpt2.n_positions {
         bail!(
             "sft.block_size {} exceeds the model's {} positions; lower --block-size",

@@ -6,6 +6,7 @@ use burn::module::Module;
 use config::RewardModelConfig;
 use dataset::{HubOptions, Tokenizer};
 use models::export::tokenizer_files;
+use models::hf_config::check_tokenizer;
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
 use ppo::supervised::classifier::{ClassifierTask, encode, evaluate_classifier};
 
@@ -34,6 +35,15 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
          tests/fixtures/tokenizers/roberta/tokenizer.json)",
     )?;
     let tokenizer = Tokenizer::from_file(&tokenizer_path)?;
+    let model_desc = rm
+        .base_model
+        .as_deref()
+        .unwrap_or("the fresh RoBERTa (reward_model.*)");
+    check_tokenizer(
+        &tokenizer,
+        model_config.vocab_size,
+        std::path::Path::new(model_desc),
+    )?;
     let max_length = rm.max_length.min(model_config.max_position_embeddings - 2);
     let spinner = progress::spinner("tokenizing");
     let (train_enc, test_enc) = (

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
-use crate::hf_config::{read_config_json, require_model_type};
+use crate::hf_config::{check_sizes, check_token_id, read_config_json, require_model_type};
 
 /// The fields of transformers' `GPT2Config` this implementation uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +81,19 @@ impl Gpt2Config {
             path: path.to_path_buf(),
             message,
         };
+        check_sizes(
+            path,
+            &[
+                ("vocab_size", self.vocab_size),
+                ("n_positions", self.n_positions),
+                ("n_embd", self.n_embd),
+                ("n_layer", self.n_layer),
+                ("n_head", self.n_head),
+                ("n_inner", self.inner_dim()),
+            ],
+        )?;
+        check_token_id(path, "eos_token_id", self.eos_token_id, self.vocab_size)?;
+        check_token_id(path, "bos_token_id", self.bos_token_id, self.vocab_size)?;
         if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             return Err(bad(format!(
                 "n_embd ({}) must be a multiple of n_head ({})",

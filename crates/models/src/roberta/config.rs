@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
-use crate::hf_config::{read_config_json, require_model_type};
+use crate::hf_config::{check_sizes, check_token_id, read_config_json, require_model_type};
 
 /// The fields of transformers' `RobertaConfig` this implementation uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +90,26 @@ impl RobertaConfig {
             message,
         };
         let config: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        check_sizes(
+            path,
+            &[
+                ("vocab_size", config.vocab_size),
+                ("hidden_size", config.hidden_size),
+                ("num_hidden_layers", config.num_hidden_layers),
+                ("num_attention_heads", config.num_attention_heads),
+                ("intermediate_size", config.intermediate_size),
+                ("max_position_embeddings", config.max_position_embeddings),
+                ("type_vocab_size", config.type_vocab_size),
+            ],
+        )?;
+        check_token_id(path, "pad_token_id", config.pad_token_id, config.vocab_size)?;
+        if config.pad_token_id as usize + 2 > config.max_position_embeddings {
+            return Err(bad(format!(
+                "max_position_embeddings ({}) leaves no position after pad_token_id ({}); \
+                 positions start at pad_token_id + 1",
+                config.max_position_embeddings, config.pad_token_id
+            )));
+        }
         if config.num_attention_heads == 0
             || !config
                 .hidden_size
