@@ -1,0 +1,120 @@
+//! `kill -9` at several points of a tiny training run, then `--resume`: the metrics (but times)
+//! and the final weights equal an uninterrupted run's (issue #12). The kill lands wherever the
+//! run is when its step-N checkpoint appears: inside the next step, its checkpoint, or the finish.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::repo_root;
+use serde_json::Value;
+
+const STEPS: usize = 6;
+
+fn args(out: &Path, exp: &str, resume: bool) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "train",
+        "--set",
+        "policy.model=tests/fixtures/models/tiny-gpt2",
+        "--set",
+        "reward.model=tests/fixtures/models/tiny-roberta",
+        "--set",
+        "data.path=tests/fixtures/imdb/sample.parquet",
+        "--set",
+        "ppo.batch_size=8",
+        "--set",
+        "ppo.mini_batch_size=4",
+        "--set",
+        "output.save_freq=1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for set in [
+        format!("ppo.steps={}", STEPS * 8),
+        format!("exp_name={exp}"),
+        format!("output.dir={}", out.display()),
+    ] {
+        args.extend(["--set".to_string(), set]);
+    }
+    if resume {
+        args.push("--resume".into());
+    }
+    args
+}
+
+fn command(args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rlhf"));
+    command
+        .args(args)
+        .current_dir(repo_root())
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn run(args: &[String]) -> Output {
+    let out = command(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Metrics lines without the timing keys.
+fn metrics(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut()
+                .unwrap()
+                .retain(|k, _| !k.starts_with("time/"));
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_at_several_points_then_resume_equals_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    run(&args(tmp.path(), "whole", false));
+    let whole = tmp.path().join("whole");
+    let weights = |run: &Path| std::fs::read(run.join("final/model.safetensors")).unwrap();
+    for kill_after in [1, 3] {
+        let exp = format!("killed-{kill_after}");
+        let dir = tmp.path().join(&exp);
+        let mut child = command(&args(tmp.path(), &exp, false)).spawn().unwrap();
+        let marker = dir.join(format!("checkpoints/step-{kill_after:06}"));
+        let started = Instant::now();
+        while !marker.exists() && child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no checkpoint appeared"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL: no cleanup, as `kill -9`
+        child.wait().unwrap();
+        run(&args(tmp.path(), &exp, true));
+        assert_eq!(
+            metrics(&dir),
+            metrics(&whole),
+            "killed after step {kill_after}"
+        );
+        assert_eq!(
+            weights(&dir),
+            weights(&whole),
+            "killed after step {kill_after}"
+        );
+        assert!(!dir.join("final.tmp").exists() && !dir.join(".final.tmp").exists());
+    }
+}
