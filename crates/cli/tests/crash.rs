@@ -118,3 +118,64 @@ fn kill_9_at_several_points_then_resume_equals_an_uninterrupted_run() {
         assert!(!dir.join("final.tmp").exists() && !dir.join(".final.tmp").exists());
     }
 }
+
+/// The third point: inside the final export. The policy's `tokenizer.json` is padded with
+/// whitespace to ~200 MB so that copying it into `final/` takes long enough to be caught.
+#[test]
+fn kill_9_during_the_final_export_then_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    let fixture = repo_root().join("tests/fixtures/models/tiny-gpt2");
+    for name in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture.join(name), model.join(name)).unwrap();
+    }
+    let mut tokenizer = std::fs::read(fixture.join("tokenizer.json")).unwrap();
+    tokenizer.extend(std::iter::repeat_n(b' ', 200 << 20));
+    std::fs::write(model.join("tokenizer.json"), tokenizer).unwrap();
+    let with_model = |exp: &str, resume: bool| {
+        let mut a = args(tmp.path(), exp, resume);
+        a.extend(["--set".into(), format!("policy.model={}", model.display())]);
+        a.extend([
+            "--set".into(),
+            "output.save_freq=0".into(),
+            "--set".into(),
+            "ppo.steps=16".into(),
+        ]);
+        a
+    };
+    run(&with_model("whole", false));
+    let dir = tmp.path().join("killed");
+    let mut child = command(&with_model("killed", false)).spawn().unwrap();
+    let started = Instant::now();
+    while !dir.join(".final.tmp").exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its export was caught"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the export never started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dir.join("final/model.safetensors").exists(),
+        "the export was not cut short"
+    );
+    run(&with_model("killed", true));
+    let whole = tmp.path().join("whole");
+    assert_eq!(metrics(&dir), metrics(&whole));
+    let file = |run: &Path, name: &str| std::fs::read(run.join("final").join(name)).unwrap();
+    assert_eq!(
+        file(&dir, "model.safetensors"),
+        file(&whole, "model.safetensors")
+    );
+    assert_eq!(
+        file(&dir, "tokenizer.json").len(),
+        file(&whole, "tokenizer.json").len()
+    );
+    assert!(!dir.join(".final.tmp").exists());
+}
