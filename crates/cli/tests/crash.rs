@@ -10,41 +10,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::repo_root;
+use common::{repo_root, tiny_train_args};
 use serde_json::Value;
 
 const STEPS: usize = 6;
 
 fn args(out: &Path, exp: &str, resume: bool) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "train",
-        "--set",
-        "policy.model=tests/fixtures/models/tiny-gpt2",
-        "--set",
-        "reward.model=tests/fixtures/models/tiny-roberta",
-        "--set",
-        "data.path=tests/fixtures/imdb/sample.parquet",
-        "--set",
-        "ppo.batch_size=8",
-        "--set",
-        "ppo.mini_batch_size=4",
-        "--set",
-        "output.save_freq=1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for set in [
-        format!("ppo.steps={}", STEPS * 8),
-        format!("exp_name={exp}"),
-        format!("output.dir={}", out.display()),
-    ] {
-        args.extend(["--set".to_string(), set]);
-    }
-    if resume {
-        args.push("--resume".into());
-    }
-    args
+    let resume: &[&str] = if resume { &["--resume"] } else { &[] };
+    tiny_train_args(out, exp, STEPS, resume)
 }
 
 fn command(args: &[String]) -> Command {

@@ -10,36 +10,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{repo_root, rlhf, text};
+use common::{repo_root, rlhf, text, tiny_train_args};
 
 /// `rlhf train` args on the tiny fixtures for `steps` steps into `<out>/run`, no checkpoints.
 fn train_args(out: &Path, steps: usize) -> Vec<String> {
-    [
-        "train",
-        "--set",
-        "policy.model=tests/fixtures/models/tiny-gpt2",
-        "--set",
-        "reward.model=tests/fixtures/models/tiny-roberta",
-        "--set",
-        "data.path=tests/fixtures/imdb/sample.parquet",
-        "--set",
-        "ppo.batch_size=8",
-        "--set",
-        "ppo.mini_batch_size=8",
-        "--set",
-        "output.save_freq=0",
-        "--set",
-        "exp_name=run",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
-        "--set".into(),
-        format!("ppo.steps={}", steps * 8),
-        "--set".into(),
-        format!("output.dir={}", out.display()),
-    ])
-    .collect()
+    tiny_train_args(out, "run", steps, &["--set", "output.save_freq=0"])
 }
 
 fn spawn(args: &[String]) -> Child {

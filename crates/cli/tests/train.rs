@@ -8,39 +8,12 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{repo_root, rlhf};
+use common::{repo_root, rlhf, tiny_train_args};
 use serde_json::Value;
 
 fn train(out_dir: &Path, exp: &str, steps: usize, extra: &[&str]) -> Output {
-    let out_dir = out_dir.to_str().unwrap().to_string();
-    let steps = format!("ppo.steps={}", steps * 8);
-    let exp = format!("exp_name={exp}");
-    let out = format!("output.dir={out_dir}");
-    let mut args = vec![
-        "train",
-        "--set",
-        "policy.model=tests/fixtures/models/tiny-gpt2",
-        "--set",
-        "reward.model=tests/fixtures/models/tiny-roberta",
-        "--set",
-        "data.path=tests/fixtures/imdb/sample.parquet",
-        "--set",
-        "ppo.batch_size=8",
-        "--set",
-        "ppo.mini_batch_size=4",
-        "--set",
-        "ppo.learning_rate=1e-3",
-        "--set",
-        "output.save_freq=1",
-        "--set",
-        &steps,
-        "--set",
-        &exp,
-        "--set",
-        &out,
-    ];
-    args.extend_from_slice(extra);
-    rlhf(&args)
+    let args = tiny_train_args(out_dir, exp, steps, extra);
+    rlhf(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn metrics(run: &Path) -> Vec<serde_json::Map<String, Value>> {

@@ -26,3 +26,32 @@ pub fn rlhf(args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `rlhf train` arguments for a run on the tiny fixtures: batch 8 in minibatches of 4, lr 1e-3,
+/// a checkpoint every step, `steps` PPO steps, written to `<out>/<exp>`; `extra` comes last, so
+/// its `--set` flags override these.
+pub fn tiny_train_args(
+    out: &std::path::Path,
+    exp: &str,
+    steps: usize,
+    extra: &[&str],
+) -> Vec<String> {
+    let sets = [
+        "policy.model=tests/fixtures/models/tiny-gpt2".to_string(),
+        "reward.model=tests/fixtures/models/tiny-roberta".into(),
+        "data.path=tests/fixtures/imdb/sample.parquet".into(),
+        "ppo.batch_size=8".into(),
+        "ppo.mini_batch_size=4".into(),
+        "ppo.learning_rate=1e-3".into(),
+        "output.save_freq=1".into(),
+        format!("ppo.steps={}", steps * 8),
+        format!("exp_name={exp}"),
+        format!("output.dir={}", out.display()),
+    ];
+    let mut args = vec!["train".to_string()];
+    for set in sets {
+        args.extend(["--set".to_string(), set]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
