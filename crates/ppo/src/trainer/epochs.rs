@@ -25,6 +25,8 @@ pub struct StepData {
     pub advantages: Tensor<2>,
     /// Value targets.
     pub returns: Tensor<2>,
+    /// The response mask of `batch`, 1.0 on response tokens.
+    pub mask: Tensor<2>,
 }
 
 /// Settings of the epoch loop.
@@ -147,7 +149,7 @@ fn minibatch_loss(
         old_values: pick(&data.old_values),
         logprobs: forward.logprobs,
         vpreds: forward.values,
-        mask: data.batch.select(rows).mask_tensor(&device),
+        mask: pick(&data.mask),
         advantages: pick(&data.advantages),
         returns: pick(&data.returns),
         entropy: forward.entropy,

@@ -58,14 +58,16 @@ impl Trainer {
         let (kl, rewards) = timed(&mut time.rewards, || {
             self.rewards(&batch, &forward, &scores)
         })?;
+        let mask = batch.mask_tensor(&self.plain);
         let advantages = timed(&mut time.advantages, || {
-            self.advantages(&batch, &forward, &rewards)
+            self.advantages(&forward, &rewards, mask.clone())
         });
         let data = StepData {
             old_logprobs: forward.logprobs.clone(),
             old_values: advantages.values,
             advantages: advantages.advantages,
             returns: advantages.returns,
+            mask,
             batch,
         };
         let tracked = forward.tracked.take();
@@ -174,15 +176,15 @@ impl Trainer {
     /// Advantages: GAE over the response tokens, whitened.
     fn advantages(
         &self,
-        batch: &SequenceBatch,
         forward: &RolloutForward,
         rewards: &Rewards,
+        mask: Tensor<2>,
     ) -> Advantages {
         let ppo = &self.parts.config.ppo;
         compute_advantages(
             forward.values.clone(),
             rewards.rewards.clone(),
-            batch.mask_tensor(&self.plain),
+            mask,
             ppo.gamma,
             ppo.lam,
             ppo.whiten_rewards,

@@ -98,28 +98,28 @@ impl Fixtures {
         Ok(err)
     }
 
-    /// 0 when KV-cached greedy decoding of the left-padded prompts gives transformers' tokens.
-    pub(super) fn greedy_tokens(&self, device: &Device) -> anyhow::Result<f64> {
-        let responses = self.greedy(device)?.responses;
+    /// 0 when the KV-cached greedy decoding gave transformers' tokens.
+    pub(super) fn greedy_tokens(&self, greedy: &Generation) -> anyhow::Result<f64> {
+        let responses = &greedy.responses;
         let want = rows(&self.expected["gpt2"]["greedy"], "tokens");
-        if responses != want {
+        if *responses != want {
             bail!("tokens {responses:?}, transformers {want:?}");
         }
         Ok(0.0)
     }
 
     /// Largest gap between the cached generation's log-probs and the uncached forward's.
-    pub(super) fn cached_logprobs(&self, device: &Device) -> anyhow::Result<f64> {
-        let Generation {
-            responses,
-            logprobs: cached,
-        } = self.greedy(device)?;
+    pub(super) fn cached_logprobs(
+        &self,
+        greedy: &Generation,
+        device: &Device,
+    ) -> anyhow::Result<f64> {
         let policy = self.policy(device)?;
-        let eos = self.expected_eos();
-        let batch = SequenceBatch::new(&self.prompts(), &responses, eos);
+        let eos = self.gpt2_config.eos_token_id;
+        let batch = SequenceBatch::new(&self.prompts(), &greedy.responses, eos);
         let uncached = host(forward_window(&policy, &batch, WindowOptions::PLAIN, device).logprobs);
         let mut err = 0.0f64;
-        for (row, logprobs) in cached.iter().enumerate() {
+        for (row, logprobs) in greedy.logprobs.iter().enumerate() {
             for (j, &lp) in logprobs.iter().enumerate() {
                 err = err.max(f64::from((lp - uncached[row * batch.r + j]).abs()));
             }
@@ -127,21 +127,18 @@ impl Fixtures {
         Ok(err)
     }
 
-    pub(super) fn expected_eos(&self) -> u32 {
-        50256
-    }
-
-    fn greedy(&self, device: &Device) -> anyhow::Result<Generation> {
+    /// KV-cached greedy decoding of the left-padded prompts, as transformers' fixture did.
+    pub(super) fn greedy(&self, device: &Device) -> anyhow::Result<Generation> {
         let policy = self.policy(device)?;
         let prompts = self.prompts();
         let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
-        let eos = self.expected_eos();
+        let eos = self.gpt2_config.eos_token_id;
         let max_new = self.expected["gpt2"]["greedy"]["max_new_tokens"]
             .as_u64()
             .unwrap_or(8);
         let out = generate(
             &policy.transformer,
-            1024,
+            self.gpt2_config.n_positions,
             &left_pad(&refs, eos),
             &GenerationConfig::greedy(max_new as usize, eos),
             None,

@@ -45,7 +45,7 @@ impl Fixtures {
         let policy = self.policy(&autodiff)?.with_stable_param_ids();
         let reference = policy.valid();
         let responses = rows(&self.expected["gpt2"]["greedy"], "tokens");
-        let batch = SequenceBatch::new(&self.prompts(), &responses, self.expected_eos());
+        let batch = SequenceBatch::new(&self.prompts(), &responses, self.gpt2_config.eos_token_id);
         let ours = forward_window(
             &policy.clone().no_grad(),
             &batch,
@@ -60,13 +60,14 @@ impl Fixtures {
         let rewards = compute_rewards(&scores[..batch.b], kl, 0.2, &last);
         let values = ours.values.detach().without_autodiff();
         let mask = batch.mask_tensor(&plain);
-        let adv = compute_advantages(values, rewards.rewards, mask, 1.0, 0.95, false);
+        let adv = compute_advantages(values, rewards.rewards, mask.clone(), 1.0, 0.95, false);
         let data = StepData {
             batch,
             old_logprobs: logprobs,
             old_values: adv.values,
             advantages: adv.advantages,
             returns: adv.returns,
+            mask,
         };
         let settings = EpochSettings {
             epochs: 2,
