@@ -1,4 +1,4 @@
-"""TRL 0.11.4's PPOTrainer on CPU: the reference for one full PPO step in `cargo xtask bench`.
+"""TRL 0.11.4's PPOTrainer (CPU, or the GPU accelerate picks): the reference for one full PPO step in `cargo xtask bench`.
 
 Same work as the Rust side: prompts from tests/reference/bench_prompts.json, responses of exactly
 NEW_TOKENS sampled tokens (top_k 0, top_p 1), reward = POSITIVE logit of the RoBERTa classifier
@@ -46,6 +46,8 @@ def main():
         ref = AutoModelForCausalLMWithValueHead.from_pretrained(args.policy)
         config = PPOConfig(batch_size=b, mini_batch_size=b, ppo_epochs=4, learning_rate=1.41e-5, seed=0)
         trainer = PPOTrainer(config, model, ref, tok)
+        device = trainer.accelerator.device
+        reward.to(device)
         queries = [torch.tensor(tok.encode(p)) for p in (prompts * (b // len(prompts) + 1))[:b]]
         gen = dict(min_length=-1, top_k=0, top_p=1.0, do_sample=True, pad_token_id=tok.eos_token_id,
                    max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
@@ -55,12 +57,16 @@ def main():
             responses = trainer.generate(queries, return_prompt=False, batch_size=b, **gen)
             t1 = time.perf_counter()
             texts = [tok.decode(q) + tok.decode(r) for q, r in zip(queries, responses)]
-            enc = rtok(texts, return_tensors="pt", padding=True, truncation=True, max_length=512)
+            enc = rtok(texts, return_tensors="pt", padding=True, truncation=True, max_length=512).to(device)
             with torch.no_grad():
                 scores = reward(**enc).logits[:, positive]
             rewards = [s for s in scores]
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             t2 = time.perf_counter()
             stats = trainer.step(queries, responses, rewards)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             t3 = time.perf_counter()
             runs.append({"generate": t1 - t0, "score": t2 - t1, "ppo_step": t3 - t2, "total": t3 - t0,
                          "forward_pass": float(stats["time/ppo/forward_pass"]),
@@ -68,7 +74,7 @@ def main():
         runs = runs[1:]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(json.dumps({"impl": "trl-0.11.4", "batch": b, "new_tokens": args.new_tokens,
-                          "threads": torch.get_num_threads(), "seconds": med,
+                          "threads": torch.get_num_threads(), "device": str(device), "seconds": med,
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
               flush=True)
 

@@ -9,10 +9,13 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::{cargo_env, libtorch};
+use crate::build::{self, Rlhf};
+use crate::libtorch;
 
-/// Runs the suite on `devices` (default: flex, and tch-cpu when `cargo xtask setup-tch` ran).
-pub fn backends(root: &Path, devices: Vec<String>) -> anyhow::Result<()> {
+/// Runs the suite on `devices` (default: flex, and tch-cpu when `cargo xtask setup-tch` ran),
+/// with a debug `rlhf` built into `target/backends`, or with `binary` (the GPU kit's, built
+/// elsewhere; its backends must cover the devices).
+pub fn backends(root: &Path, devices: Vec<String>, binary: Option<PathBuf>) -> anyhow::Result<()> {
     let devices = if devices.is_empty() {
         let mut all = vec!["flex".to_string()];
         if libtorch::installed(root) {
@@ -24,33 +27,15 @@ pub fn backends(root: &Path, devices: Vec<String>) -> anyhow::Result<()> {
     } else {
         devices
     };
-    let tch = devices.iter().any(|d| d.starts_with("tch"));
-    let vulkan = devices.iter().any(|d| d.starts_with("vulkan"));
-    let mut features = vec!["flex"];
-    features.extend(tch.then_some("tch"));
-    features.extend(vulkan.then_some("vulkan"));
-    let env = if tch {
-        libtorch::env(root)?
-    } else {
-        Vec::new()
+    let rlhf = match binary {
+        Some(binary) => Rlhf {
+            binary,
+            env: Vec::new(),
+        },
+        None => build::build(root, &devices, "dev", Some(&root.join("target/backends")))?,
     };
+    let (binary, env) = (rlhf.binary, rlhf.env);
     let target = root.join("target/backends");
-    let features = features.join(",");
-    let target_arg = target.to_string_lossy().into_owned();
-    cargo_env(
-        root,
-        &[
-            "build",
-            "-p",
-            "cli",
-            "--features",
-            &features,
-            "--target-dir",
-            &target_arg,
-        ],
-        &env,
-    )?;
-    let binary = target.join("debug/rlhf");
     let mut failed = Vec::new();
     for device in &devices {
         eprintln!("\n=== backend {device} ===");
@@ -102,6 +87,7 @@ impl Suite<'_> {
 
     /// `rlhf --device D args…`, failing with its output when it fails.
     fn rlhf(&self, what: &str, args: &[&str]) -> anyhow::Result<String> {
+        let start = std::time::Instant::now();
         let out = Command::new(self.binary)
             .args(["--device", self.device])
             .args(args)
@@ -118,10 +104,12 @@ impl Suite<'_> {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let seconds = start.elapsed().as_secs_f64();
         if what == "check-backend" {
             print!("{stdout}");
+            println!("      ({seconds:.0} s)");
         } else {
-            println!("ok    {what}");
+            println!("ok    {what} ({seconds:.0} s)");
         }
         Ok(stdout)
     }
@@ -148,11 +136,13 @@ impl Suite<'_> {
         )?;
         let (sft, rm) = (self.dir("sft"), self.dir("rm"));
         let data = ["--data", SAMPLE, "--test-data", SAMPLE];
+        // Few examples: on a software Vulkan driver every step is slow, and each command only
+        // has to run once.
         let sft_args = [
             "--train-samples",
-            "12",
+            "2",
             "--test-samples",
-            "4",
+            "1",
             "--n-embd",
             "16",
         ];
@@ -171,9 +161,9 @@ impl Suite<'_> {
         let tokenizer = "tests/fixtures/tokenizers/roberta/tokenizer.json";
         let rm_args = [
             "--train-samples",
-            "32",
+            "8",
             "--test-samples",
-            "16",
+            "4",
             "--hidden-size",
             "16",
         ];
@@ -202,7 +192,7 @@ impl Suite<'_> {
             "--data",
             SAMPLE,
         ];
-        let args = [&eval[..], &["--num-prompts", "8", "--out", &eval_out]].concat();
+        let args = [&eval[..], &["--num-prompts", "4", "--out", &eval_out]].concat();
         self.rlhf("eval", &args)?;
         Ok(())
     }

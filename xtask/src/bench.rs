@@ -8,7 +8,8 @@ use std::process::Command;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::{cargo, python, reference};
+use crate::build::{self, Rlhf};
+use crate::{python, reference};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct BenchPlan {
     pub generation: Vec<usize>,
     /// PPO step batch sizes (mini-batch = batch).
     pub ppo: Vec<usize>,
+    /// Devices to measure ours on (default: flex).
+    pub devices: Vec<String>,
     /// Report our figures only.
     pub skip_python: bool,
 }
@@ -36,30 +39,36 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         gpt2.to_string_lossy().into_owned(),
         roberta.to_string_lossy().into_owned(),
     );
-    cargo(
-        root,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "models",
-            "--example",
-            "bench_generate",
-        ],
-    )?;
-    cargo(
-        root,
-        &["build", "--release", "-p", "ppo", "--example", "bench_step"],
-    )?;
+    let devices = if plan.devices.is_empty() {
+        vec!["flex".to_string()]
+    } else {
+        plan.devices.clone()
+    };
+    let rlhf = build::build(root, &devices, "optdev", None)?;
     let sizes = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>();
     let (gen_sizes, ppo_sizes) = (sizes(&plan.generation), sizes(&plan.ppo));
 
-    let mut args = vec![gpt2.clone()];
-    args.extend(gen_sizes.iter().cloned());
-    let ours_gen = run_example(root, "bench_generate", &args)?;
-    let mut args = vec![gpt2.clone(), roberta.clone()];
-    args.extend(ppo_sizes.iter().cloned());
-    let ours_ppo = run_example(root, "bench_step", &args)?;
+    let mut ours = Vec::new();
+    for device in &devices {
+        let mut args = vec![
+            "--device".to_string(),
+            device.clone(),
+            "bench".into(),
+            "--policy".into(),
+            gpt2.clone(),
+            "--reward".into(),
+            roberta.clone(),
+            "--generation-batch".into(),
+        ];
+        args.extend(gen_sizes.iter().cloned());
+        args.push("--ppo-batch".into());
+        args.extend(ppo_sizes.iter().cloned());
+        ours.extend(run_rlhf(root, &rlhf, &args)?);
+    }
+    let kind = |rows: &[Value], k: &str| -> Vec<Value> {
+        rows.iter().filter(|r| r["kind"] == k).cloned().collect()
+    };
+    let (ours_gen, ours_ppo) = (kind(&ours, "generation"), kind(&ours, "ppo_step"));
     let (ref_gen, ref_ppo) = if have_python {
         let py = python::interpreter(root);
         let mut a = vec!["--model-dir", gpt2.as_str(), "--batch"];
@@ -91,15 +100,14 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         eprintln!("Python reference not available: reporting our figures only");
         (Vec::new(), Vec::new())
     };
-
     let machine = machine();
     println!(
         "\nMachine: {machine}; weights: random GPT-2 124M + RoBERTa-large (target/reference-models)"
     );
     println!("\nGeneration, 16 new tokens (tokens/s, higher is better)");
     println!(
-        "{:>6} {:>12} {:>14} {:>8}",
-        "batch", "ours", "transformers", "ours/ref"
+        "{:>6} {:>22} {:>12} {:>14} {:>8}",
+        "batch", "impl", "ours", "transformers", "ours/ref"
     );
     let mut gen_rows = Vec::new();
     for o in &ours_gen {
@@ -109,44 +117,62 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
             o["tokens_per_s"].as_f64(),
             r.and_then(|r| r["tokens_per_s"].as_f64()),
         );
-        println!("{b:>6} {:>12} {:>14} {:>8}", num(x), num(y), ratio(x, y));
+        println!(
+            "{b:>6} {:>22} {:>12} {:>14} {:>8}",
+            name(o),
+            num(x),
+            num(y),
+            ratio(x, y)
+        );
         gen_rows.push(json!({"batch": b, "ours": o, "reference": r}));
     }
     println!("\nReward scoring, RoBERTa-large (texts/s, higher is better)");
     println!(
-        "{:>6} {:>12} {:>14} {:>8}",
-        "batch", "ours", "transformers", "ours/ref"
+        "{:>6} {:>22} {:>12} {:>14} {:>8}",
+        "batch", "impl", "ours", "transformers", "ours/ref"
     );
     let texts_per_s =
         |v: &Value| -> Option<f64> { Some(v["batch"].as_f64()? / v["seconds"]["score"].as_f64()?) };
     for o in &ours_ppo {
         let b = o["batch"].as_u64().unwrap_or(0);
         let (x, y) = (texts_per_s(o), find(&ref_ppo, b).and_then(texts_per_s));
-        println!("{b:>6} {:>12} {:>14} {:>8}", num(x), num(y), ratio(x, y));
+        println!(
+            "{b:>6} {:>22} {:>12} {:>14} {:>8}",
+            name(o),
+            num(x),
+            num(y),
+            ratio(x, y)
+        );
     }
     println!(
         "\nOne PPO step, mini-batch = batch, 4 epochs, 16 new tokens (seconds, lower is better)"
     );
     println!(
-        "{:>6} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}",
+        "{:>6} {:>22} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}",
         "batch", "impl", "generate", "score", "forward", "optimize", "total", "peak MB", "ref/ours"
     );
     let mut ppo_rows = Vec::new();
-    for o in &ours_ppo {
-        let b = o["batch"].as_u64().unwrap_or(0);
+    let mut batches: Vec<u64> = ours_ppo
+        .iter()
+        .filter_map(|o| o["batch"].as_u64())
+        .collect();
+    batches.dedup();
+    for b in batches {
         let r = find(&ref_ppo, b);
-        for (name, v) in [("ours", Some(o)), ("TRL", r)] {
-            let Some(v) = v else { continue };
+        let rows = ours_ppo.iter().filter(|o| o["batch"].as_u64() == Some(b));
+        for v in rows.map(Some).chain([r]).flatten() {
             let s = &v["seconds"];
-            let speedup = match name {
-                "ours" => ratio(
+            let speedup = if Some(v) == r {
+                String::new()
+            } else {
+                ratio(
                     r.and_then(|r| r["seconds"]["total"].as_f64()),
                     s["total"].as_f64(),
-                ),
-                _ => String::new(),
+                )
             };
             println!(
-                "{b:>6} {name:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}",
+                "{b:>6} {:>22} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}",
+                name(v),
                 num(s["generate"].as_f64()),
                 num(s["score"].as_f64()),
                 num(s["forward_pass"].as_f64()),
@@ -156,7 +182,10 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
                 speedup
             );
         }
-        ppo_rows.push(json!({"batch": b, "ours": o, "reference": r}));
+    }
+    for o in &ours_ppo {
+        let b = o["batch"].as_u64().unwrap_or(0);
+        ppo_rows.push(json!({"batch": b, "ours": o, "reference": find(&ref_ppo, b)}));
     }
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
@@ -169,21 +198,26 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_example(root: &Path, name: &str, args: &[String]) -> anyhow::Result<Vec<Value>> {
-    let binary = root.join("target/release/examples").join(name);
-    eprintln!("$ {} {}", binary.display(), args.join(" "));
-    let out = Command::new(&binary)
+fn run_rlhf(root: &Path, rlhf: &Rlhf, args: &[String]) -> anyhow::Result<Vec<Value>> {
+    eprintln!("$ {} {}", rlhf.binary.display(), args.join(" "));
+    let out = Command::new(&rlhf.binary)
         .args(args)
         .current_dir(root)
+        .envs(rlhf.env.iter().map(|(k, v)| (k, v)))
         .stderr(std::process::Stdio::inherit())
         .output()
-        .with_context(|| format!("cannot run `{}`", binary.display()))?;
-    anyhow::ensure!(out.status.success(), "`{name}` failed ({})", out.status);
+        .with_context(|| format!("cannot run `{}`", rlhf.binary.display()))?;
+    anyhow::ensure!(out.status.success(), "`rlhf bench` failed ({})", out.status);
     Ok(json_lines(&String::from_utf8_lossy(&out.stdout)))
 }
 
 fn find(rows: &[Value], batch: u64) -> Option<&Value> {
     rows.iter().find(|r| r["batch"].as_u64() == Some(batch))
+}
+
+/// The implementation a row measured (`rlhf-burn-<device>`, or the reference's name).
+fn name(row: &Value) -> &str {
+    row["impl"].as_str().unwrap_or("?")
 }
 
 fn num(x: Option<f64>) -> String {
@@ -203,7 +237,7 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-/// CPU model and core count, for the report.
+/// CPU model, core count, memory and the ISA flags that matter for GEMM, for the report.
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -226,5 +260,28 @@ fn machine() -> String {
         .map_or(String::new(), |kb| {
             format!(", {:.0} GiB RAM", kb / 1024.0 / 1024.0)
         });
-    format!("{cpu}, {cores} cores{mem}")
+    let flags = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            let line = c.lines().find(|l| l.starts_with("flags"))?.to_string();
+            let wanted = [
+                "avx2",
+                "fma",
+                "avx512f",
+                "avx512bw",
+                "avx512vl",
+                "avx512_vnni",
+                "avx512_bf16",
+                "avx512_fp16",
+                "amx_bf16",
+                "amx_int8",
+            ];
+            let have: Vec<&str> = wanted
+                .into_iter()
+                .filter(|w| line.split_whitespace().any(|f| f == *w))
+                .collect();
+            Some(have.join(" "))
+        })
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores{mem}, flags: {flags}")
 }

@@ -10,11 +10,14 @@ use anyhow::{Context, bail};
 
 mod backends;
 mod bench;
+mod build;
 mod demo;
 mod demo_report;
+mod kit;
 mod libtorch;
 mod python;
 mod reference;
+mod vulkan;
 use clap::{Parser, Subcommand};
 
 /// Developer tasks for the rlhf workspace.
@@ -42,13 +45,23 @@ enum Task {
     /// Install torch 2.9.0 into `.venv` for the libtorch backend (`--features tch`); after it,
     /// `train --features tch` and `backends` find libtorch by themselves.
     SetupTch,
+    /// Install Mesa's software Vulkan driver, lavapipe (Mesa 25 from bookworm-backports on
+    /// Debian bookworm; needs root), so that `--device vulkan-cpu` runs without a GPU.
+    SetupVulkan,
     /// The conformance suite per backend: `rlhf check-backend`, every command once, and an exact
     /// resume, on the tiny fixtures. Default devices: flex, and tch-cpu when torch is set up.
     Backends {
-        /// Devices to test (flex, tch-cpu, tch-cuda:N, vulkan:N); repeatable.
+        /// Devices to test (flex, tch-cpu, tch-cuda:N, vulkan:N, vulkan-cpu); repeatable.
         #[arg(long)]
         device: Vec<String>,
+        /// Test this `rlhf` instead of building one (the GPU kit's).
+        #[arg(long, value_name = "FILE")]
+        binary: Option<PathBuf>,
     },
+    /// Pack what a GPU machine without Rust or network needs to run the conformance suite and
+    /// the PPO benchmark (release `rlhf` with flex, tch and vulkan, this xtask, the fixtures, a
+    /// script): target/gpu-kit/rlhf-gpu-kit.tar.gz, at most 64 MiB. Needs `setup-tch` first.
+    GpuKit,
     /// Regenerate tests/fixtures/models (tiny checkpoints and transformers' outputs) with
     /// tests/reference/make_model_fixtures.py (needs Python: tests/reference/requirements.txt).
     Fixtures,
@@ -71,6 +84,9 @@ enum Task {
         /// PPO step batch sizes (mini-batch = batch, 4 epochs).
         #[arg(long, num_args = 1.., default_values_t = [16usize, 64])]
         ppo_batch: Vec<usize>,
+        /// Devices to measure ours on (default flex); repeatable, e.g. `--device tch-cpu`.
+        #[arg(long)]
+        device: Vec<String>,
         /// Report our figures only, even if Python is available.
         #[arg(long)]
         no_python: bool,
@@ -122,7 +138,9 @@ fn run(task: Task) -> anyhow::Result<()> {
             },
         ),
         Task::SetupTch => libtorch::setup(&root),
-        Task::Backends { device } => backends::backends(&root, device),
+        Task::SetupVulkan => vulkan::setup(),
+        Task::Backends { device, binary } => backends::backends(&root, device, binary),
+        Task::GpuKit => kit::pack(&root),
         Task::Ci => {
             cargo(&root, &["fmt", "--all", "--", "--check"])?;
             cargo(
@@ -146,12 +164,14 @@ fn run(task: Task) -> anyhow::Result<()> {
         Task::Bench {
             batch,
             ppo_batch,
+            device,
             no_python,
         } => bench::bench(
             &root,
             &bench::BenchPlan {
                 generation: batch,
                 ppo: ppo_batch,
+                devices: device,
                 skip_python: no_python,
             },
         ),
@@ -159,12 +179,14 @@ fn run(task: Task) -> anyhow::Result<()> {
     }
 }
 
-/// The workspace root: the parent of this crate's manifest directory.
+/// The workspace root: the parent of this crate's manifest directory, or the current directory
+/// where that does not exist (the GPU kit's xtask runs on a machine without the sources).
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).parent();
+    match built {
+        Some(dir) if dir.join("Cargo.toml").is_file() => dir.to_path_buf(),
+        _ => std::env::current_dir().unwrap_or_default(),
+    }
 }
 
 /// Runs the cargo that runs us (`$CARGO`), failing if the command fails.

@@ -83,6 +83,36 @@ pub enum Command {
     /// Check the backend of --device against transformers' outputs and flex on the tiny fixtures:
     /// logits, KV-cached generation, one PPO update (the conformance suite; exit 1 on a mismatch).
     CheckBackend(CheckBackendArgs),
+    /// Measure generation tokens/s and full PPO steps by phase on --device (what `cargo xtask
+    /// bench` runs next to transformers and TRL; one JSON object per measurement).
+    Bench(BenchArgs),
+}
+
+/// `rlhf bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// GPT-2 policy directory (e.g. target/reference-models/gpt2-124m).
+    #[arg(long, value_name = "DIR")]
+    pub policy: PathBuf,
+    /// RoBERTa reward classifier directory (e.g. target/reference-models/roberta-large).
+    #[arg(long, value_name = "DIR")]
+    pub reward: PathBuf,
+    /// JSON file `{"prompts": [..]}`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "tests/reference/bench_prompts.json"
+    )]
+    pub prompts: PathBuf,
+    /// Generation batch sizes (16 sampled tokens each); none = skip.
+    #[arg(long, num_args = 0.., default_values_t = [1usize, 16])]
+    pub generation_batch: Vec<usize>,
+    /// PPO step batch sizes (mini-batch = batch, 4 epochs); none = skip.
+    #[arg(long, num_args = 0.., default_values_t = [16usize])]
+    pub ppo_batch: Vec<usize>,
+    /// Timed repeats after one warm-up (the median is reported).
+    #[arg(long, default_value_t = 2)]
+    pub repeats: usize,
 }
 
 /// `rlhf check-backend`.

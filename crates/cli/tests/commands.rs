@@ -22,6 +22,7 @@ fn help_lists_every_subcommand() {
         "data",
         "config",
         "check-backend",
+        "bench",
     ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
@@ -248,4 +249,46 @@ fn check_backend_passes_on_flex_and_names_a_missing_fixture_dir() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn bench_prints_one_json_line_per_measurement() {
+    let out = rlhf(&[
+        "bench",
+        "--policy",
+        "tests/fixtures/models/tiny-gpt2",
+        "--reward",
+        "tests/fixtures/models/tiny-roberta",
+        "--generation-batch",
+        "2",
+        "--ppo-batch",
+        "4",
+        "--repeats",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "generation");
+    assert_eq!(lines[0]["impl"], "rlhf-burn-flex");
+    assert!(lines[0]["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[1]["kind"], "ppo_step");
+    let seconds = &lines[1]["seconds"];
+    for phase in ["generate", "score", "forward_pass", "optimize_step", "total"] {
+        assert!(seconds[phase].as_f64().unwrap() > 0.0, "{phase}: {seconds}");
+    }
+    let out = rlhf(&[
+        "bench",
+        "--policy",
+        "tests/fixtures/models/tiny-gpt2",
+        "--reward",
+        "tests/fixtures/models/tiny-roberta",
+        "--repeats",
+        "0",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--repeats must be at least 1"));
 }

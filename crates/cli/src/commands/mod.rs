@@ -1,5 +1,6 @@
 //! Subcommand dispatch.
 
+mod bench;
 mod check_backend;
 mod data;
 mod eval;
@@ -49,5 +50,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::TrainReward(args) => train_reward::run(&cli.layers, &args),
         Command::Sft(args) => sft::run(&cli.layers, &args),
         Command::CheckBackend(args) => check_backend::run(&cli.layers, &args),
+        Command::Bench(args) => bench::run(&cli.layers, &args),
     }
 }
