@@ -13,7 +13,7 @@ use crate::build::{self, Rlhf};
 use crate::libtorch;
 
 /// Runs the suite on `devices` (default: flex, and tch-cpu when `cargo xtask setup-tch` ran),
-/// with a debug `rlhf` built into `target/backends`, or with `binary` (the GPU kit's, built
+/// with a debug `rlhf` (built into `target/debug`), or with `binary` (the GPU kit's, built
 /// elsewhere; its backends must cover the devices).
 pub fn backends(root: &Path, devices: Vec<String>, binary: Option<PathBuf>) -> anyhow::Result<()> {
     let devices = if devices.is_empty() {
@@ -32,7 +32,9 @@ pub fn backends(root: &Path, devices: Vec<String>, binary: Option<PathBuf>) -> a
             binary,
             env: Vec::new(),
         },
-        None => build::build(root, &devices, "dev", Some(&root.join("target/backends")))?,
+        // The workspace's own target directory: the test build's dependencies (polars,
+        // tokenizers, ...) are reused; only burn and our crates build again with the backends.
+        None => build::build(root, &devices, "dev", None)?,
     };
     let (binary, env) = (rlhf.binary, rlhf.env);
     let target = root.join("target/backends");

@@ -277,7 +277,13 @@ fn bench_prints_one_json_line_per_measurement() {
     assert!(lines[0]["tokens_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[1]["kind"], "ppo_step");
     let seconds = &lines[1]["seconds"];
-    for phase in ["generate", "score", "forward_pass", "optimize_step", "total"] {
+    for phase in [
+        "generate",
+        "score",
+        "forward_pass",
+        "optimize_step",
+        "total",
+    ] {
         assert!(seconds[phase].as_f64().unwrap() > 0.0, "{phase}: {seconds}");
     }
     let out = rlhf(&[
