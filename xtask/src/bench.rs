@@ -48,7 +48,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     let sizes = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>();
     let (gen_sizes, ppo_sizes) = (sizes(&plan.generation), sizes(&plan.ppo));
 
-    let mut ours = Vec::new();
+    let (mut ours, mut failed) = (Vec::new(), Vec::new());
     for device in &devices {
         let mut args = vec![
             "--device".to_string(),
@@ -63,7 +63,13 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         args.extend(gen_sizes.iter().cloned());
         args.push("--ppo-batch".into());
         args.extend(ppo_sizes.iter().cloned());
-        ours.extend(run_rlhf(root, &rlhf, &args)?);
+        match run_rlhf(root, &rlhf, &args) {
+            Ok(rows) => ours.extend(rows),
+            Err(e) => {
+                eprintln!("no figures for {device}: {e:#}");
+                failed.push(device.clone());
+            }
+        }
     }
     let kind = |rows: &[Value], k: &str| -> Vec<Value> {
         rows.iter().filter(|r| r["kind"] == k).cloned().collect()
@@ -195,6 +201,11 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&report)?,
     )?;
     eprintln!("\nwrote target/bench/report.json");
+    anyhow::ensure!(
+        failed.is_empty(),
+        "`rlhf bench` failed on {} (its output is above)",
+        failed.join(", ")
+    );
     Ok(())
 }
 

@@ -54,7 +54,8 @@ enum Task {
         /// Devices to test (flex, tch-cpu, tch-cuda:N, vulkan:N, vulkan-cpu); repeatable.
         #[arg(long)]
         device: Vec<String>,
-        /// Test this `rlhf` instead of building one (the GPU kit's).
+        /// Test this `rlhf` instead of building one (the GPU kit's); fixtures are then read
+        /// from the current directory.
         #[arg(long, value_name = "FILE")]
         binary: Option<PathBuf>,
     },
@@ -139,7 +140,15 @@ fn run(task: Task) -> anyhow::Result<()> {
         ),
         Task::SetupTch => libtorch::setup(&root),
         Task::SetupVulkan => vulkan::setup(),
-        Task::Backends { device, binary } => backends::backends(&root, device, binary),
+        Task::Backends { device, binary } => {
+            // A given binary is tested where it lies (the GPU kit): fixtures and runs are
+            // relative to the current directory.
+            let root = match &binary {
+                Some(_) => std::env::current_dir().context("no current directory")?,
+                None => root,
+            };
+            backends::backends(&root, device, binary)
+        }
         Task::GpuKit => kit::pack(&root),
         Task::Ci => {
             cargo(&root, &["fmt", "--all", "--", "--check"])?;
