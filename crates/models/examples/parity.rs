@@ -89,7 +89,7 @@ fn run(model_dir: &str, reference: &Path) -> Result<f32, Box<dyn std::error::Err
                     .collect()
             })
             .collect();
-        let got: Vec<f32> = rm.logits(&rows).concat();
+        let got: Vec<f32> = rm.logits(&rows)?.concat();
         for (g, w) in got.iter().zip(&want) {
             err = err.max((g - w).abs());
         }

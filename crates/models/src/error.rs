@@ -118,4 +118,27 @@ pub enum ModelError {
     /// Bad generation input (empty batch, no room for new tokens, ...).
     #[error("invalid generation request: {0}")]
     Generation(String),
+    /// The compute device failed to produce a result the host reads.
+    #[error(
+        "the compute device failed while {what}; on a GPU or a software Vulkan driver this is \
+         usually a tensor larger than the device allows or device memory running out: try a \
+         smaller batch or model, or another --device"
+    )]
+    Device {
+        /// What was being computed.
+        what: &'static str,
+        /// burn's error.
+        #[source]
+        source: Box<burn::tensor::ExecutionError>,
+    },
+}
+
+impl ModelError {
+    /// A [`ModelError::Device`] for `what`.
+    pub fn device(what: &'static str) -> impl FnOnce(burn::tensor::ExecutionError) -> Self {
+        move |source| ModelError::Device {
+            what,
+            source: Box::new(source),
+        }
+    }
 }

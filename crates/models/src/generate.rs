@@ -124,7 +124,10 @@ pub fn generate<R: Rng + ?Sized>(
         let hidden = model.forward(input, Some(&mut cache));
         let [_, t, d] = hidden.dims();
         let last = hidden.slice(s![.., (t - 1)..t, ..]).reshape([b, 1, d]);
-        let logits = model.logits(last).into_data();
+        let logits = model
+            .logits(last)
+            .try_into_data()
+            .map_err(ModelError::device("generating"))?;
         let logits: Vec<f32> = logits.iter::<f32>().collect();
         let vocab = logits.len() / b;
         let mut next = vec![config.pad_token_id; b];

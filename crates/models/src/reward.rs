@@ -83,21 +83,22 @@ impl RewardModel {
                 }
                 rows.push(ids);
             }
-            out.extend(self.logits(&rows));
+            out.extend(self.logits(&rows)?);
         }
         Ok(out)
     }
 
     /// Logits for already tokenized rows (special tokens included), right-padded here.
-    pub fn logits(&self, rows: &[Vec<u32>]) -> Vec<Vec<f32>> {
+    pub fn logits(&self, rows: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let batch = RobertaBatch::right_padded(rows, self.config.pad_token_id, &self.device);
         let values: Vec<f32> = self
             .model
             .classify(batch)
-            .into_data()
+            .try_into_data()
+            .map_err(ModelError::device("scoring"))?
             .iter::<f32>()
             .collect();
         let n = values.len() / rows.len().max(1);
-        values.chunks(n.max(1)).map(<[f32]>::to_vec).collect()
+        Ok(values.chunks(n.max(1)).map(<[f32]>::to_vec).collect())
     }
 }

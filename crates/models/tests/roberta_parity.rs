@@ -69,7 +69,7 @@ fn padded_batch_matches_transformers() {
         .iter()
         .map(|r| ints(r).into_iter().filter(|&id| id != 1).collect())
         .collect();
-    let logits = rm.logits(&rows);
+    let logits = rm.logits(&rows).unwrap();
     for (got, want) in logits.iter().zip(padded["logits"].as_array().unwrap()) {
         let err = max_abs_diff(got, &floats(want));
         assert!(err < TOL, "error {err}");

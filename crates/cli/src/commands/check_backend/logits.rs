@@ -75,7 +75,7 @@ impl Fixtures {
         let roberta = &self.expected["roberta"];
         let mut err = 0.0f64;
         for case in roberta["single"].as_array().context("roberta.single")? {
-            let logits = model.logits(&[ints(&case["input_ids"])]);
+            let logits = model.logits(&[ints(&case["input_ids"])])?;
             err = err.max(max_gap(&logits[0], &case["logits"]));
         }
         // The fixture's padded rows carry transformers' pad id (1); `logits` pads them again.
@@ -88,7 +88,7 @@ impl Fixtures {
                     .collect()
             })
             .collect();
-        let logits = model.logits(&unpadded);
+        let logits = model.logits(&unpadded)?;
         for (row, want) in logits
             .iter()
             .zip(padded["logits"].as_array().context("logits")?)
