@@ -14,9 +14,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 
-use crate::{build, cargo};
+use crate::{build, cargo, run_command};
 
 /// The archive's size limit (what one device call may carry).
 const LIMIT: u64 = 64 << 20;
@@ -50,7 +50,7 @@ pub fn pack(root: &Path) -> anyhow::Result<()> {
     copy(&rlhf.binary, &kit.join("bin/rlhf"))?;
     copy(&root.join("target/release/xtask"), &kit.join("bin/xtask"))?;
     for binary in ["bin/rlhf", "bin/xtask"] {
-        run(Command::new("strip").arg(kit.join(binary)))
+        run_command(Command::new("strip").arg(kit.join(binary)))
             .context("`strip` (Debian binutils) keeps the kit under 64 MiB")?;
     }
     let loader = Path::new("/usr/lib/x86_64-linux-gnu/libvulkan.so.1");
@@ -64,21 +64,25 @@ pub fn pack(root: &Path) -> anyhow::Result<()> {
     for item in COPIED {
         let target = kit.join(item);
         std::fs::create_dir_all(target.parent().unwrap_or(&kit))?;
-        run(Command::new("cp")
-            .arg("-r")
-            .arg(root.join(item))
-            .arg(&target))?;
+        run_command(
+            Command::new("cp")
+                .arg("-r")
+                .arg(root.join(item))
+                .arg(&target),
+        )?;
     }
     for file in ["run.sh", "README.md"] {
         copy(&root.join("xtask/kit").join(file), &kit.join(file))?;
     }
     let archive = out.join("rlhf-gpu-kit.tar.gz");
-    run(Command::new("tar")
-        .arg("-czf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&out)
-        .arg("rlhf-gpu-kit"))?;
+    run_command(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&out)
+            .arg("rlhf-gpu-kit"),
+    )?;
     let size = std::fs::metadata(&archive)?.len();
     ensure!(
         size <= LIMIT,
@@ -97,15 +101,5 @@ pub fn pack(root: &Path) -> anyhow::Result<()> {
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::copy(from, to)
         .with_context(|| format!("cannot copy `{}` to `{}`", from.display(), to.display()))?;
-    Ok(())
-}
-
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("cannot start {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed ({status})");
-    }
     Ok(())
 }

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+
+use crate::run_command;
 
 /// The torch version burn-tch 0.22.1 is built against.
 const TORCH_VERSION: &str = "2.9.0";
@@ -22,10 +24,10 @@ fn venv(root: &Path) -> PathBuf {
 pub fn setup(root: &Path) -> anyhow::Result<()> {
     let venv = venv(root);
     if !venv.join("bin/python").is_file() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run_command(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
     let torch = format!("torch=={TORCH_VERSION}");
-    run(Command::new(venv.join("bin/pip")).args(["install", &torch]))?;
+    run_command(Command::new(venv.join("bin/pip")).args(["install", &torch]))?;
     let (version, lib) = torch_lib(root)?;
     println!("torch {version} installed; libtorch at {}", lib.display());
     println!("build and run with it: cargo xtask train --features tch -- --device tch-cpu ...");
@@ -86,15 +88,4 @@ pub fn env(root: &Path) -> anyhow::Result<Vec<(String, String)>> {
         vars.push(("LIBTORCH_BYPASS_VERSION_CHECK".to_string(), "1".to_string()));
     }
     Ok(vars)
-}
-
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    eprintln!("$ {command:?}");
-    let status = command
-        .status()
-        .with_context(|| format!("cannot start {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed ({status})");
-    }
-    Ok(())
 }

@@ -223,3 +223,15 @@ pub(crate) fn cargo_env<S: AsRef<str>>(
     }
     Ok(())
 }
+
+/// Runs `command` (echoed to stderr), failing with its status when it fails.
+pub(crate) fn run_command(command: &mut Command) -> anyhow::Result<()> {
+    eprintln!("$ {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    Ok(())
+}

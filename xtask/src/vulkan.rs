@@ -9,6 +9,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::run_command;
+
 /// The oldest Mesa that runs CubeCL's shaders here.
 const MESA_MAJOR: u32 = 25;
 
@@ -43,10 +45,12 @@ pub fn setup() -> anyhow::Result<()> {
         install.extend(["-t", "bookworm-backports"]);
     }
     install.extend(["mesa-vulkan-drivers", "libvulkan1"]);
-    run(Command::new("apt-get").args(["update", "-q"]))?;
-    run(Command::new("apt-get")
-        .args(&install)
-        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run_command(Command::new("apt-get").args(["update", "-q"])).context("apt needs root")?;
+    run_command(
+        Command::new("apt-get")
+            .args(&install)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
     match mesa_version() {
         Some(v) if major(&v) >= MESA_MAJOR => {
             println!("lavapipe installed (mesa-vulkan-drivers {v}); use --device vulkan-cpu");
@@ -82,17 +86,6 @@ fn major(version: &str) -> u32 {
         .next()
         .and_then(|m| m.parse().ok())
         .unwrap_or(0)
-}
-
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    eprintln!("$ {command:?}");
-    let status = command
-        .status()
-        .with_context(|| format!("cannot start {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed ({status}); apt needs root");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
