@@ -39,8 +39,16 @@ pub fn features(devices: &[String]) -> anyhow::Result<String> {
     Ok(features.join(","))
 }
 
+/// Where cargo builds: `$CARGO_TARGET_DIR` when set (relative to `root`), else `root/target`.
+pub fn cargo_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| root.join("target"), |dir| root.join(dir))
+}
+
 /// Builds `rlhf` with [`features`] for `devices`, with cargo `profile` (`dev` or `release`),
-/// into `target_dir` (None: the workspace's `target/`).
+/// into `target_dir` (None: `$CARGO_TARGET_DIR` when set, as cargo itself does, else the
+/// workspace's `target/`).
 pub fn build(
     root: &Path,
     devices: &[String],
@@ -53,7 +61,7 @@ pub fn build(
     } else {
         Vec::new()
     };
-    let target = target_dir.map_or_else(|| root.join("target"), Path::to_path_buf);
+    let target = target_dir.map_or_else(|| cargo_target_dir(root), Path::to_path_buf);
     let target_arg = target.to_string_lossy().into_owned();
     cargo_env(
         root,
