@@ -22,18 +22,23 @@ pub struct BenchPlan {
     pub devices: Vec<String>,
     /// Report our figures only.
     pub skip_python: bool,
+    /// Which random checkpoints to measure on.
+    pub size: reference::ModelSize,
 }
 
 /// Runs the plan, prints the tables and writes `target/bench/report.json`.
 pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     let have_python = !plan.skip_python && python::available(root);
-    let models = root.join(reference::FULL_SIZE_DIR);
+    let models = plan.size.dir(root);
     let (gpt2, roberta) = (models.join("gpt2-124m"), models.join("roberta-large"));
     if !gpt2.join("model.safetensors").is_file() || !roberta.join("model.safetensors").is_file() {
-        let py = python::require(root).context(
-            "the benchmark weights (target/reference-models) are missing; a Python script makes them",
-        )?;
-        reference::full_size_models(root, &py)?;
+        let py = python::require(root).with_context(|| {
+            format!(
+                "the benchmark weights ({}) are missing; a Python script makes them",
+                models.display()
+            )
+        })?;
+        reference::models_of_size(root, &py, plan.size)?;
     }
     let (gpt2, roberta) = (
         gpt2.to_string_lossy().into_owned(),
@@ -108,7 +113,8 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     };
     let machine = machine();
     println!(
-        "\nMachine: {machine}; weights: random GPT-2 124M + RoBERTa-large (target/reference-models)"
+        "\nMachine: {machine}; weights: {}",
+        plan.size.describe()
     );
     println!("\nGeneration, 16 new tokens (tokens/s, higher is better)");
     println!(
@@ -195,7 +201,8 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     }
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    let report = json!({"machine": machine, "generation": gen_rows, "ppo_step": ppo_rows});
+    let report = json!({"machine": machine, "weights": plan.size.describe(),
+        "generation": gen_rows, "ppo_step": ppo_rows});
     std::fs::write(
         dir.join("report.json"),
         serde_json::to_string_pretty(&report)?,

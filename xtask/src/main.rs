@@ -91,6 +91,10 @@ enum Task {
         /// Report our figures only, even if Python is available.
         #[arg(long)]
         no_python: bool,
+        /// Model size: `full` (GPT-2 124M, RoBERTa-large) or `narrow` (width 512, for drivers
+        /// that bind at most 128 MiB per buffer, like lavapipe).
+        #[arg(long, value_enum, default_value_t = reference::ModelSize::Full)]
+        size: reference::ModelSize,
     },
     /// The whole offline IMDB pipeline: SFT, reward model, PPO, evaluation, and a before/after
     /// summary (profile optdev; outputs in target/demo).
@@ -175,6 +179,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             ppo_batch,
             device,
             no_python,
+            size,
         } => bench::bench(
             &root,
             &bench::BenchPlan {
@@ -182,6 +187,7 @@ fn run(task: Task) -> anyhow::Result<()> {
                 ppo: ppo_batch,
                 devices: device,
                 skip_python: no_python,
+                size,
             },
         ),
         Task::Demo { data } => demo::demo(&root, data.as_deref()),

@@ -19,13 +19,60 @@ pub fn fixtures(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the narrow random checkpoints live (`make_full_size.py --size narrow`).
+pub const NARROW_DIR: &str = "target/reference-models/narrow";
+
+/// The benchmark's model sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelSize {
+    /// GPT-2 124M and RoBERTa-large.
+    Full,
+    /// Both at width 512 with the real vocabularies: every buffer fits lavapipe's 128 MiB.
+    Narrow,
+}
+
+impl ModelSize {
+    /// The directory holding `gpt2-124m/` and `roberta-large/` of this size.
+    pub fn dir(self, root: &Path) -> PathBuf {
+        root.join(match self {
+            Self::Full => FULL_SIZE_DIR,
+            Self::Narrow => NARROW_DIR,
+        })
+    }
+
+    /// How the report names the weights.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Full => "random GPT-2 124M + RoBERTa-large (target/reference-models)",
+            Self::Narrow => {
+                "random GPT-2 and RoBERTa at width 512, real vocabularies \
+                 (target/reference-models/narrow)"
+            }
+        }
+    }
+}
+
 /// The full-size random GPT-2 124M and RoBERTa-large directories, created when missing.
 pub fn full_size_models(root: &Path, py: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let dir = root.join(FULL_SIZE_DIR);
+    models_of_size(root, py, ModelSize::Full)
+}
+
+/// The random GPT-2 and RoBERTa directories of `size`, created when missing.
+pub fn models_of_size(root: &Path, py: &Path, size: ModelSize) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = size.dir(root);
     let models = vec![dir.join("gpt2-124m"), dir.join("roberta-large")];
     if !models.iter().all(|m| m.join("model.safetensors").is_file()) {
         let out = dir.to_string_lossy().into_owned();
-        python::run_script(root, py, "make_full_size.py", &["--out", &out])?;
+        let size_arg = match size {
+            ModelSize::Full => "full",
+            ModelSize::Narrow => "narrow",
+        };
+        python::run_script(
+            root,
+            py,
+            "make_full_size.py",
+            &["--out", &out, "--size", size_arg],
+        )?;
     }
     Ok(models)
 }
