@@ -112,10 +112,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         (Vec::new(), Vec::new())
     };
     let machine = machine();
-    println!(
-        "\nMachine: {machine}; weights: {}",
-        plan.size.describe()
-    );
+    println!("\nMachine: {machine}; weights: {}", plan.size.describe());
     println!("\nGeneration, 16 new tokens (tokens/s, higher is better)");
     println!(
         "{:>6} {:>22} {:>12} {:>14} {:>8}",

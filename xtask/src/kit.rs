@@ -48,7 +48,10 @@ pub fn pack(root: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(kit.join(dir))?;
     }
     copy(&rlhf.binary, &kit.join("bin/rlhf"))?;
-    copy(&build::cargo_target_dir(root).join("release/xtask"), &kit.join("bin/xtask"))?;
+    copy(
+        &build::cargo_target_dir(root).join("release/xtask"),
+        &kit.join("bin/xtask"),
+    )?;
     for binary in ["bin/rlhf", "bin/xtask"] {
         run_command(Command::new("strip").arg(kit.join(binary)))
             .context("`strip` (Debian binutils) keeps the kit under 64 MiB")?;

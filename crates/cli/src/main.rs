@@ -11,6 +11,7 @@ mod commands;
 mod device;
 mod lines;
 mod progress;
+mod ranks;
 
 use std::process::ExitCode;
 

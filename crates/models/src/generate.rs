@@ -58,18 +58,26 @@ pub struct Generation {
 }
 
 /// Generates continuations of `prompts`. `row_limits` optionally caps each row's new tokens
-/// below `config.max_new_tokens` (TRL's per-sample response lengths). Run it on a
-/// non-autodiff model (`model.valid()`): nothing here needs gradients.
-pub fn generate<R: Rng + ?Sized>(
+/// below `config.max_new_tokens` (TRL's per-sample response lengths). `rngs` holds one
+/// generator shared by every row, or one per row (then a row's tokens do not depend on which
+/// other rows share its batch). Run it on a non-autodiff model (`model.valid()`): nothing here
+/// needs gradients.
+pub fn generate<R: Rng>(
     model: &Gpt2,
     n_positions: usize,
     prompts: &LeftPadded,
     config: &GenerationConfig,
     row_limits: Option<&[usize]>,
-    rng: &mut R,
+    rngs: &mut [R],
     device: &Device,
 ) -> Result<Generation, ModelError> {
     let (b, t0) = (prompts.batch_size, prompts.seq_len);
+    if rngs.len() != 1 && rngs.len() != b {
+        return Err(ModelError::Generation(format!(
+            "{} random generators for {b} prompts (give one, or one per prompt)",
+            rngs.len()
+        )));
+    }
     let limits: Vec<usize> = match row_limits {
         Some(l) if l.len() != b => {
             return Err(ModelError::Generation(format!(
@@ -141,6 +149,11 @@ pub fn generate<R: Rng + ?Sized>(
                 .eos_token_id
                 .filter(|_| produced < config.min_new_tokens)
                 .map(|e| e as usize);
+            let rng = if rngs.len() == 1 {
+                &mut rngs[0]
+            } else {
+                &mut rngs[row]
+            };
             let (token, logprob) = config.sampler.choose(row_logits, banned, rng);
             out.responses[row].push(token as u32);
             out.logprobs[row].push(logprob);

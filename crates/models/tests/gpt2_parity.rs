@@ -143,7 +143,7 @@ fn greedy_generation_matches_transformers_tokens_and_text() {
         &batch,
         &gen_config,
         None,
-        &mut rng,
+        std::slice::from_mut(&mut rng),
         &device(),
     )
     .expect("generation runs");

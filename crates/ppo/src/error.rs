@@ -139,6 +139,18 @@ pub enum TrainError {
         /// What was not finite.
         what: String,
     },
+    /// The ranks of a data-parallel run disagree (a batch that does not split evenly, or
+    /// weights that drifted apart).
+    #[error("data-parallel training over {ranks} ranks: {what}")]
+    Ranks {
+        /// The number of ranks.
+        ranks: usize,
+        /// What is wrong, and the fix.
+        what: String,
+    },
+    /// A rank's rollout could not be exchanged.
+    #[error("cannot exchange rollouts between ranks: {0}")]
+    Exchange(#[source] serde_json::Error),
 }
 
 impl TrainError {

@@ -102,7 +102,7 @@ pub fn evaluate(
     for chunk in prompts.chunks(setup.scorer.batch_size()) {
         let queries = chunk.iter().map(|(ids, _)| ids.clone()).collect();
         let texts = chunk.iter().map(|(_, text)| text.clone()).collect();
-        let rollout = sampler.rollout(queries, texts, None, rng)?;
+        let rollout = sampler.rollout(queries, texts, None, std::slice::from_mut(rng))?;
         let logits = setup.scorer.logits(&rollout.texts)?;
         let batch = SequenceBatch::new(&rollout.queries, &rollout.responses, eos);
         let ours = forward_window(policy, &batch, WindowOptions::PLAIN, setup.device);

@@ -14,7 +14,8 @@
 //! - [`rollout`]: sampling and decoding responses; [`scorer`]: rewards of decoded texts;
 //! - [`forward`]: `[query ‖ response]` batches and the forward over the response window;
 //! - [`checkpoint`]: atomic checkpoint directories and `latest`; [`error`]: [`TrainError`];
-//! - [`plot`]: training curves and reward histograms (SVG).
+//! - [`plot`]: training curves and reward histograms (SVG);
+//! - [`collective`]: data parallelism over several processes (ranks).
 //!
 //! Built on them: [`trainer`] (the PPO [`Trainer`]), [`eval`] (held-out evaluation) and
 //! [`supervised`] (the resumable loop with [`supervised::sft`] and [`supervised::classifier`]).
@@ -24,6 +25,7 @@
 
 pub mod advantages;
 pub mod checkpoint;
+pub mod collective;
 pub mod error;
 pub mod eval;
 pub mod forward;
@@ -41,6 +43,7 @@ pub mod toy;
 pub mod trainer;
 
 pub use advantages::{Advantages, Rewards, compute_advantages, compute_rewards, last_indices};
+pub use collective::{Collective, SingleProcess};
 pub use error::TrainError;
 pub use kl::{KlController, kl_full, kl_penalty};
 pub use loss::{LossConfig, LossInput, LossStats, ppo_loss};

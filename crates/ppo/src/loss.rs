@@ -2,7 +2,8 @@
 
 use burn::tensor::Tensor;
 
-use crate::masked::{masked_mean, masked_var};
+use crate::collective::{Collective, SingleProcess};
+use crate::masked::masked_var;
 
 /// Clipping and weighting knobs of the loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,9 +78,37 @@ pub struct LossStats {
     pub skipped: bool,
 }
 
+/// One rank's share of a minibatch split across ranks: the minibatch's response tokens over
+/// every rank (the denominator of every masked mean), and the ranks to sum over.
+#[derive(Clone, Copy)]
+pub struct MinibatchShare<'a> {
+    /// `Σ mask` over the whole minibatch.
+    pub tokens: f64,
+    /// The ranks holding the rest of the minibatch.
+    pub collective: &'a dyn Collective,
+}
+
 /// The loss to back-propagate (`pg + vf_coef·vf`, zeroed when the mean ratio exceeds the
 /// threshold) and its statistics.
 pub fn ppo_loss(input: LossInput, config: &LossConfig) -> (Tensor<1>, LossStats) {
+    let tokens = f64::from(input.mask.clone().sum().into_scalar::<f32>());
+    let share = MinibatchShare {
+        tokens,
+        collective: &SingleProcess,
+    };
+    ppo_loss_share(input, config, share)
+}
+
+/// [`ppo_loss`] of one rank's rows of a minibatch: every masked mean is this rank's masked sum
+/// over the whole minibatch's `share.tokens`, so the ranks' losses (and gradients) add up to
+/// the minibatch's. The mean ratio (for `ratio_threshold`) and the statistics are summed over
+/// the ranks; `returns_var` and `val_var` are this rank's only (the caller has every row of
+/// the rollout and computes them over the whole minibatch).
+pub fn ppo_loss_share(
+    input: LossInput,
+    config: &LossConfig,
+    share: MinibatchShare<'_>,
+) -> (Tensor<1>, LossStats) {
     let LossInput {
         old_logprobs,
         old_values,
@@ -90,7 +119,7 @@ pub fn ppo_loss(input: LossInput, config: &LossConfig) -> (Tensor<1>, LossStats)
         returns,
         entropy,
     } = input;
-    let mean = |x: Tensor<2>| masked_mean(x, mask.clone());
+    let mean = |x: Tensor<2>| (x * mask.clone()).sum().div_scalar(share.tokens);
     let scalar = |x: Tensor<1>| f64::from(x.into_scalar::<f32>());
 
     let low = old_values.clone().sub_scalar(config.cliprange_value);
@@ -111,7 +140,9 @@ pub fn ppo_loss(input: LossInput, config: &LossConfig) -> (Tensor<1>, LossStats)
     let pg_loss = mean(pg_losses.clone().max_pair(pg_losses2.clone()));
     let pg_clipfrac = mean(pg_losses2.greater(pg_losses).float());
 
-    let ratio_mean = scalar(mean(ratio.detach()));
+    let mut ratio_mean = [scalar(mean(ratio.detach()))];
+    share.collective.sum_f64(&mut ratio_mean);
+    let ratio_mean = ratio_mean[0];
     let skipped = ratio_mean > config.ratio_threshold;
     let (pg_loss, vf_loss) = if skipped {
         (pg_loss.mul_scalar(0.0), vf_loss.mul_scalar(0.0))
@@ -121,22 +152,54 @@ pub fn ppo_loss(input: LossInput, config: &LossConfig) -> (Tensor<1>, LossStats)
     let loss = pg_loss.clone() + vf_loss.clone().mul_scalar(config.vf_coef);
 
     let log_ratio = log_ratio.detach();
+    // Masked means, summed over the ranks (each is a rank's sum over the minibatch's tokens).
+    let mut means = [
+        scalar(pg_loss.detach()),
+        scalar(vf_loss.detach()),
+        scalar(loss.clone().detach()),
+        entropy.map_or(f64::NAN, |e| scalar(mean(e.detach()))),
+        scalar(mean(log_ratio.clone().square()).mul_scalar(0.5)),
+        scalar(mean(log_ratio.neg())),
+        scalar(pg_clipfrac),
+        scalar(mean(advantages)),
+        scalar(mean(returns.clone())),
+        scalar(mean(vpreds.clone().detach())),
+        scalar(mean((vpreds.detach() - returns.clone()).square())),
+        scalar(vf_clipfrac),
+        scalar(mean(old_values.clone())),
+    ];
+    share.collective.sum_f64(&mut means);
+    let [
+        loss_policy,
+        loss_value,
+        loss_total,
+        entropy,
+        approxkl,
+        policykl,
+        clipfrac,
+        advantages_mean,
+        returns_mean,
+        vpred,
+        val_error,
+        val_clipfrac,
+        val_mean,
+    ] = means;
     let stats = LossStats {
-        loss_policy: scalar(pg_loss.detach()),
-        loss_value: scalar(vf_loss.detach()),
-        loss_total: scalar(loss.clone().detach()),
-        entropy: entropy.map_or(f64::NAN, |e| scalar(mean(e.detach()))),
-        approxkl: scalar(mean(log_ratio.clone().square()).mul_scalar(0.5)),
-        policykl: scalar(mean(log_ratio.neg())),
-        clipfrac: scalar(pg_clipfrac),
-        advantages_mean: scalar(mean(advantages)),
+        loss_policy,
+        loss_value,
+        loss_total,
+        entropy,
+        approxkl,
+        policykl,
+        clipfrac,
+        advantages_mean,
         ratio_mean,
-        returns_mean: scalar(mean(returns.clone())),
-        returns_var: scalar(masked_var(returns.clone(), mask.clone(), true)),
-        vpred: scalar(mean(vpreds.clone().detach())),
-        val_error: scalar(mean((vpreds.detach() - returns).square())),
-        val_clipfrac: scalar(vf_clipfrac),
-        val_mean: scalar(mean(old_values.clone())),
+        returns_mean,
+        returns_var: scalar(masked_var(returns, mask.clone(), true)),
+        vpred,
+        val_error,
+        val_clipfrac,
+        val_mean,
         val_var: scalar(masked_var(old_values, mask, true)),
         skipped,
     };

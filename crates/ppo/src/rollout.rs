@@ -41,7 +41,7 @@ pub struct Sampler<'a> {
 }
 
 /// One rollout batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rollout {
     /// Prompt ids.
     pub queries: Vec<Vec<u32>>,
@@ -58,13 +58,14 @@ pub struct Rollout {
 impl Sampler<'_> {
     /// Generates one response per query (row `i` gets at most `limits[i]` new tokens, or
     /// `generation.max_new_tokens` without limits) and decodes it as TRL's example does:
-    /// `query` text + `tokenizer.decode(response)`, special tokens kept.
-    pub fn rollout<R: Rng + ?Sized>(
+    /// `query` text + `tokenizer.decode(response)`, special tokens kept. `rngs`: one generator
+    /// for every row, or one per row (see [`models::generate`]).
+    pub fn rollout<R: Rng>(
         &self,
         queries: Vec<Vec<u32>>,
         query_texts: Vec<String>,
         limits: Option<&[usize]>,
-        rng: &mut R,
+        rngs: &mut [R],
     ) -> Result<Rollout, TrainError> {
         let refs: Vec<&[u32]> = queries.iter().map(Vec::as_slice).collect();
         let batch = left_pad(&refs, self.generation.pad_token_id);
@@ -74,7 +75,7 @@ impl Sampler<'_> {
             &batch,
             self.generation,
             limits,
-            rng,
+            rngs,
             self.device,
         )?;
         let mut texts = Vec::with_capacity(queries.len());
@@ -91,5 +92,20 @@ impl Sampler<'_> {
             texts,
             response_texts,
         })
+    }
+}
+
+impl Rollout {
+    /// The rows of several rollouts, in order (the ranks' shares of one global batch).
+    pub fn concat(parts: Vec<Rollout>) -> Rollout {
+        let mut all = Rollout::default();
+        for part in parts {
+            all.queries.extend(part.queries);
+            all.query_texts.extend(part.query_texts);
+            all.responses.extend(part.responses);
+            all.texts.extend(part.texts);
+            all.response_texts.extend(part.response_texts);
+        }
+        all
     }
 }

@@ -153,7 +153,7 @@ fn generation(
             &batch,
             &gen_config,
             None,
-            &mut rng,
+            std::slice::from_mut(&mut rng),
             device,
         )?;
         ensure!(
@@ -197,6 +197,7 @@ fn ppo_step(
         prompts,
         run_dir: run_dir.clone(),
         config,
+        collective: std::sync::Arc::new(ppo::SingleProcess),
     };
     let mut trainer = Trainer::new(parts)?;
     let mut runs = Vec::new();

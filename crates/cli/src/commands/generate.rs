@@ -99,7 +99,7 @@ impl Session<'_> {
             &batch,
             self.gen_config,
             None,
-            rng,
+            std::slice::from_mut(rng),
             self.device,
         )?;
         for (response, logprobs) in out.responses.iter().zip(&out.logprobs) {

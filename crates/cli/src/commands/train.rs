@@ -12,31 +12,58 @@ use config::RESUME_MAY_CHANGE;
 use models::export::tokenizer_files;
 use ppo::checkpoint::{ensure_fresh, latest};
 use ppo::plot::metrics_svg;
-use ppo::trainer::{MetricsLog, StepOutput, cut_after_step, read_lines, sample_table};
+use ppo::trainer::{MetricsLog, StepOutput, check_ranks, cut_after_step, read_lines, sample_table};
 use ppo::{Trainer, TrainerParts};
 
 use super::load::{load_policy, load_prompts, load_resumed_policy, load_scorer};
 use crate::args::{ConfigArgs, TrainArgs};
+use crate::ranks::Ranks;
 use crate::{device, progress};
 
-/// Trains, or continues the run with `--resume`.
+/// Trains, or continues the run with `--resume`; under `mpirun` (feature `mpi`) as one of its
+/// ranks.
 pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
+    let ranks = Ranks::init()?;
+    let result = train(layers, args, &ranks);
+    if let Err(error) = &result {
+        ranks.fail(error);
+    }
+    result
+}
+
+fn train(layers: &ConfigArgs, args: &TrainArgs, ranks: &Ranks) -> anyhow::Result<()> {
     let config = layers.load(Vec::new())?;
+    let ppo_config = &config.ppo;
+    check_ranks(
+        ranks.size(),
+        ppo_config.batch_size,
+        ppo_config.mini_batch_size,
+    )?;
+    let root = ranks.is_root();
     let plain = device::select(config.device)?;
     let autodiff = plain.clone().autodiff();
     let run_dir = config.run_dir();
-    let _lock = super::lock(&run_dir)?;
+    // Rank 0 alone writes the run directory; the others read the checkpoint they resume from.
+    let _lock = if root {
+        Some(super::lock(&run_dir)?)
+    } else {
+        None
+    };
     let resume_from = if args.resume {
         let checkpoint = latest(&run_dir)?;
         same_settings(&config, &run_dir)?;
         Some(checkpoint)
     } else {
-        ensure_fresh(&run_dir).context("set another exp_name or output.dir for a new run")?;
+        if root {
+            ensure_fresh(&run_dir).context("set another exp_name or output.dir for a new run")?;
+        }
         None
     };
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("cannot create `{}`", run_dir.display()))?;
-    config.write_resolved(&run_dir)?;
+    if root {
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("cannot create `{}`", run_dir.display()))?;
+        config.write_resolved(&run_dir)?;
+    }
 
     let prompt_set = load_prompts(&config)?;
     tracing::info!(prompts = prompt_set.prompts.len(), file = %prompt_set.path.display(), "prompts ready");
@@ -63,11 +90,19 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
         scorer: Box::new(scorer),
         prompts: prompt_set.prompts,
         run_dir: run_dir.clone(),
+        collective: ranks.collective(),
     };
     let mut trainer = match &resume_from {
         Some(dir) => Trainer::resume(parts, dir)?,
         None => Trainer::new(parts)?,
     };
+    let total = config.ppo.total_ppo_steps();
+    if !root {
+        while trainer.step_index() < total {
+            trainer.step()?;
+        }
+        return Ok(());
+    }
     let keep_through = resume_from.as_ref().map(|_| trainer.step_index());
     let log = MetricsLog::open(&run_dir, keep_through)?;
     let samples = run_dir.join("samples.jsonl");
@@ -77,7 +112,6 @@ pub fn run(layers: &ConfigArgs, args: &TrainArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot remove `{}`", samples.display()))?,
         None => {}
     }
-    let total = config.ppo.total_ppo_steps();
     if trainer.step_index() > total {
         bail!(
             "the run is already at step {} of {total}; raise ppo.steps to train further",

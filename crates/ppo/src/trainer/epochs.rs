@@ -8,8 +8,10 @@ use models::Gpt2WithValueHead;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::collective::{Collective, shard, sum_gradients};
 use crate::forward::{SequenceBatch, WindowOptions, WindowOutput, forward_window};
-use crate::loss::{LossConfig, LossInput, LossStats, ppo_loss};
+use crate::loss::{LossConfig, LossInput, LossStats, MinibatchShare, ppo_loss_share};
+use crate::masked::masked_var;
 
 /// Rollout quantities the epochs train on: `[b, r]` tensors on the plain device (constants in
 /// the loss), and the batch they belong to.
@@ -65,9 +67,15 @@ pub struct EpochsOutput {
 /// Runs the epochs; returns the updated policy.
 ///
 /// `first_forward` is the policy's tracked forward over the whole batch, when the caller already
-/// ran it to get the rollout log-probs (one minibatch per epoch): epoch 0 then trains on it
-/// instead of recomputing the same forward. Row order inside a minibatch does not change its
-/// loss, so epoch 0 takes the rows in batch order.
+/// ran it to get the rollout log-probs (one minibatch per epoch, one rank): epoch 0 then trains
+/// on it instead of recomputing the same forward. Row order inside a minibatch does not change
+/// its loss, so epoch 0 takes the rows in batch order.
+///
+/// With several ranks (`collective`), every rank holds the whole rollout and draws the same
+/// minibatches; each trains on its share of every minibatch's rows, and the gradients are
+/// summed over the ranks before clipping and the optimizer step, so every rank takes the same
+/// step.
+#[allow(clippy::too_many_arguments)]
 pub fn run_epochs(
     mut policy: Gpt2WithValueHead,
     optimizer: &mut ModuleOptimizer,
@@ -76,6 +84,7 @@ pub fn run_epochs(
     mut first_forward: Option<WindowOutput>,
     rng: &mut StdRng,
     device: &Device,
+    collective: &dyn Collective,
 ) -> (Gpt2WithValueHead, EpochsOutput) {
     let b = data.batch.b;
     let backward = settings.mini_batch_size * settings.grad_accum;
@@ -89,16 +98,17 @@ pub fn run_epochs(
         for backward_rows in order.chunks(backward) {
             let mut accumulator = GradientsAccumulator::<Gpt2WithValueHead>::new();
             for rows in backward_rows.chunks(settings.mini_batch_size) {
+                let local = shard(rows, collective.rank(), collective.size());
                 let forward = match first_forward.take() {
-                    Some(forward) if rows.len() == b => forward,
+                    Some(forward) if local.len() == b => forward,
                     _ => forward_window(
                         &policy,
-                        &data.batch.select(rows),
+                        &data.batch.select(local),
                         WindowOptions::at(settings.temperature).with_entropy(true),
                         device,
                     ),
                 };
-                let (loss, stats) = minibatch_loss(forward, data, rows, settings);
+                let (loss, stats) = minibatch_loss(forward, data, rows, settings, collective);
                 let loss = loss.div_scalar(settings.grad_accum as f64);
                 let grads = GradientsParams::from_grads(loss.backward(), &policy);
                 accumulator.accumulate(&policy, grads);
@@ -113,6 +123,7 @@ pub fn run_epochs(
                 out.minibatches.push(stats);
             }
             let mut grads = accumulator.grads();
+            sum_gradients(&policy, &mut grads, collective);
             if let Some(max) = settings.max_grad_norm {
                 let norm = global_grad_norm(&policy, &grads);
                 let scale = max / (norm + 1e-6);
@@ -133,17 +144,29 @@ pub fn run_epochs(
     (policy, out)
 }
 
-/// The loss of one minibatch: the policy's tracked forward against the rollout's constants.
+/// The loss of this rank's share of minibatch `rows`: the policy's tracked forward over those
+/// rows against the rollout's constants.
 fn minibatch_loss(
     forward: WindowOutput,
     data: &StepData,
     rows: &[usize],
     settings: &EpochSettings,
+    collective: &dyn Collective,
 ) -> (Tensor<1>, LossStats) {
     let device = data.old_logprobs.device();
-    let index: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
-    let index: Tensor<1, Int> = Tensor::from_data(TensorData::new(index, [rows.len()]), &device);
-    let pick = |t: &Tensor<2>| t.clone().select(0, index.clone()); // [rows, r]
+    let local = shard(rows, collective.rank(), collective.size());
+    let r = data.batch.r;
+    let tokens: f64 = rows
+        .iter()
+        .flat_map(|&i| &data.batch.response_mask[i * r..(i + 1) * r])
+        .map(|&m| f64::from(m))
+        .sum();
+    let index = |rows: &[usize]| -> Tensor<1, Int> {
+        let index: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
+        Tensor::from_data(TensorData::new(index, [rows.len()]), &device)
+    };
+    let local_index = index(local);
+    let pick = |t: &Tensor<2>| t.clone().select(0, local_index.clone()); // [local rows, r]
     let input = LossInput {
         old_logprobs: pick(&data.old_logprobs),
         old_values: pick(&data.old_values),
@@ -154,7 +177,18 @@ fn minibatch_loss(
         returns: pick(&data.returns),
         entropy: forward.entropy,
     };
-    ppo_loss(input, &settings.loss)
+    let share = MinibatchShare { tokens, collective };
+    let (loss, mut stats) = ppo_loss_share(input, &settings.loss, share);
+    if collective.size() > 1 {
+        // The variances need every row of the minibatch; every rank has them.
+        let all = index(rows);
+        let pick = |t: &Tensor<2>| t.clone().select(0, all.clone());
+        let scalar = |x: Tensor<1>| f64::from(x.into_scalar::<f32>());
+        let mask = pick(&data.mask);
+        stats.returns_var = scalar(masked_var(pick(&data.returns), mask.clone(), true));
+        stats.val_var = scalar(masked_var(pick(&data.old_values), mask, true));
+    }
+    (loss, stats)
 }
 
 /// `sqrt(Σ ‖g‖²)` over every parameter's gradient (`torch.nn.utils.clip_grad_norm_`'s norm).

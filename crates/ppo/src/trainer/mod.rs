@@ -17,6 +17,7 @@ mod step;
 mod timings;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
@@ -38,6 +39,7 @@ pub use timings::Timings;
 
 use crate::TrainError;
 use crate::checkpoint;
+use crate::collective::Collective;
 use crate::kl::KlController;
 use crate::scorer::Scorer;
 use crate::scores::RunningMoments;
@@ -64,6 +66,8 @@ pub struct TrainerParts {
     pub prompts: Vec<Prompt>,
     /// `<output.dir>/<exp_name>`.
     pub run_dir: PathBuf,
+    /// The ranks this run spans ([`SingleProcess`](crate::SingleProcess) for one process).
+    pub collective: Arc<dyn Collective>,
 }
 
 /// The PPO trainer.
@@ -126,6 +130,7 @@ impl Trainer {
             ));
         }
         let ppo = &parts.config.ppo;
+        check_ranks(parts.collective.size(), ppo.batch_size, ppo.mini_batch_size)?;
         let kind = OptimizerKind::for_device(parts.config.device.is_cpu(), ppo.tf_style_adam);
         let optimizer = build_optimizer(kind, ppo.adam_epsilon);
         let optimizer = match checkpoint_dir {
@@ -187,4 +192,28 @@ impl Trainer {
             Ok(())
         })
     }
+}
+
+/// Refuses a rank count that does not split the batch and the minibatch evenly (before any
+/// work starts; every rank reaches the same verdict).
+pub fn check_ranks(
+    ranks: usize,
+    batch_size: usize,
+    mini_batch_size: usize,
+) -> Result<(), TrainError> {
+    for (key, value) in [
+        ("ppo.batch_size", batch_size),
+        ("ppo.mini_batch_size", mini_batch_size),
+    ] {
+        if !value.is_multiple_of(ranks.max(1)) {
+            return Err(TrainError::Ranks {
+                ranks,
+                what: format!(
+                    "{key} = {value} does not split into {ranks} equal shares; make it a \
+                     multiple of {ranks} or run another number of ranks (mpirun -np)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

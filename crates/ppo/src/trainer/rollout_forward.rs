@@ -30,7 +30,11 @@ impl Trainer {
     pub(super) fn forward(&self, batch: &SequenceBatch) -> RolloutForward {
         let ppo = &self.parts.config.ppo;
         let full = ppo.kl_penalty == KlPenalty::Full;
-        let reuse = ppo.mini_batch_size >= batch.b && ppo.gradient_accumulation_steps == 1 && !full;
+        let single = self.parts.collective.size() == 1;
+        let reuse = single
+            && ppo.mini_batch_size >= batch.b
+            && ppo.gradient_accumulation_steps == 1
+            && !full;
         let options = WindowOptions::at(self.logprob_temperature());
         // An untracked copy, only needed when the rollout forward is not reused for training.
         let frozen = (!reuse).then(|| self.parts.policy.clone().no_grad());

@@ -9,8 +9,8 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use dataset::LengthSampler;
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use super::Trainer;
 use super::epochs::{EpochSettings, EpochsOutput, StepData, run_epochs};
@@ -20,10 +20,15 @@ use super::stats::{StepRecord, step_metrics};
 use super::timings::{Timings, timed};
 use crate::TrainError;
 use crate::advantages::{Advantages, Rewards, compute_advantages, compute_rewards, last_indices};
+use crate::collective::weight_checksum;
 use crate::forward::{SequenceBatch, WindowOutput};
 use crate::kl::kl_penalty;
 use crate::loss::LossConfig;
 use crate::rollout::{Rollout, Sampler, decoding};
+
+/// The largest relative difference of the ranks' weight checksums accepted after a step (the
+/// ranks apply the same summed gradients, so they agree up to float rounding).
+const MAX_WEIGHT_SPREAD: f64 = 1e-5;
 
 /// One step's results.
 #[derive(Debug, Clone)]
@@ -50,8 +55,10 @@ impl Trainer {
     pub fn step(&mut self) -> Result<StepOutput, TrainError> {
         let started = Instant::now();
         let mut time = Timings::default();
-        let rollout = timed(&mut time.generate, || self.rollout())?;
-        let scores = timed(&mut time.score, || self.score(&rollout))?;
+        let local = timed(&mut time.generate, || self.rollout())?;
+        let local_raw = timed(&mut time.score, || self.raw_scores(&local))?;
+        let (rollout, raw) = timed(&mut time.gather, || self.gather(local, local_raw))?;
+        let scores = timed(&mut time.score, || self.process_scores(&rollout, raw));
         let eos = self.parts.gpt2.eos_token_id;
         let batch = SequenceBatch::new(&rollout.queries, &rollout.responses, eos);
         let mut forward = timed(&mut time.forward, || self.forward(&batch));
@@ -73,9 +80,13 @@ impl Trainer {
         let tracked = forward.tracked.take();
         let epochs = timed(&mut time.optimize, || self.epochs(&data, tracked));
         self.step += 1;
+        let weight_spread = timed(&mut time.stats, || self.check_same_weights())?;
         let mut metrics = timed(&mut time.stats, || {
             self.stats(&rollout, &scores, &data, kl, rewards, &epochs)
         });
+        if let Some(spread) = weight_spread {
+            metrics.insert("dist/weight_checksum_spread".into(), spread.into());
+        }
         timed(&mut time.stats, || self.update_kl(&metrics))?;
         time.record(&mut metrics, started.elapsed().as_secs_f64());
         let samples = rollout
@@ -88,17 +99,26 @@ impl Trainer {
         Ok(StepOutput { metrics, samples })
     }
 
-    /// Rollout: the next prompt batch, a response budget per row, responses sampled from an
-    /// inference copy of the policy (no autodiff, fused attention).
+    /// Rollout: this rank's share of the next prompt batch, a response budget per row,
+    /// responses sampled from an inference copy of the policy (no autodiff, fused attention).
+    /// Each row draws from its own generator, seeded by its index in the global batch, so a
+    /// response does not depend on the number of ranks.
     fn rollout(&mut self) -> Result<Rollout, TrainError> {
-        let mut rng = step_rng(self.parts.config.seed, self.step, 1);
-        let rows = self.loader.next_batch();
+        let batch = self.loader.next_batch();
+        let (rank, ranks) = (self.parts.collective.rank(), self.parts.collective.size());
+        let per_rank = batch.len() / ranks;
+        let first = rank * per_rank;
+        let rows = &batch[first..first + per_rank];
+        let seed = self.parts.config.seed;
+        let mut rngs: Vec<StdRng> = (first..first + per_rank)
+            .map(|index| row_rng(seed, self.step, 1, index))
+            .collect();
         let prompts = &self.parts.prompts;
         let queries = rows.iter().map(|&i| prompts[i].input_ids.clone()).collect();
         let query_texts = rows.iter().map(|&i| prompts[i].query.clone()).collect();
         let g = &self.parts.config.generation;
         let lengths = LengthSampler::new(g.output_min_length, g.output_max_length)?;
-        let limits: Vec<usize> = rows.iter().map(|_| lengths.sample(&mut rng)).collect();
+        let limits: Vec<usize> = rngs.iter_mut().map(|rng| lengths.sample(rng)).collect();
         let generation = decoding(g, self.parts.gpt2.eos_token_id, g.output_max_length);
         let inference = self.parts.policy.valid();
         let sampler = Sampler {
@@ -108,12 +128,11 @@ impl Trainer {
             generation: &generation,
             device: &self.plain,
         };
-        sampler.rollout(queries, query_texts, Some(&limits), &mut rng)
+        sampler.rollout(queries, query_texts, Some(&limits), &mut rngs)
     }
 
-    /// Score: the reward of every `query + response`, then the missing-EOS penalty and TRL's
-    /// scaling / normalisation / clipping.
-    fn score(&mut self, rollout: &Rollout) -> Result<StepScores, TrainError> {
+    /// Raw scores: the reward of every `query + response` of this rank's rows.
+    fn raw_scores(&mut self, rollout: &Rollout) -> Result<Vec<f64>, TrainError> {
         let raw = self
             .parts
             .scorer
@@ -124,6 +143,31 @@ impl Trainer {
                 texts: rollout.texts.len(),
             });
         }
+        Ok(raw)
+    }
+
+    /// Gather: every rank's rows and raw scores, in rank order (the global batch), on every
+    /// rank. One process keeps its own.
+    fn gather(&self, local: Rollout, raw: Vec<f64>) -> Result<(Rollout, Vec<f64>), TrainError> {
+        let collective = &*self.parts.collective;
+        if collective.size() == 1 {
+            return Ok((local, raw));
+        }
+        let bytes = serde_json::to_vec(&(local, raw)).map_err(TrainError::Exchange)?;
+        let mut rollouts = Vec::with_capacity(collective.size());
+        let mut scores = Vec::new();
+        for part in collective.gather_bytes(&bytes) {
+            let (rollout, raw): (Rollout, Vec<f64>) =
+                serde_json::from_slice(&part).map_err(TrainError::Exchange)?;
+            rollouts.push(rollout);
+            scores.extend(raw);
+        }
+        Ok((Rollout::concat(rollouts), scores))
+    }
+
+    /// Scores after the missing-EOS penalty and TRL's scaling / normalisation / clipping, over
+    /// the global batch.
+    fn process_scores(&mut self, rollout: &Rollout, raw: Vec<f64>) -> StepScores {
         let ppo = &self.parts.config.ppo;
         let eos = self.parts.gpt2.eos_token_id;
         let has_eos: Vec<bool> = rollout.responses.iter().map(|r| r.contains(&eos)).collect();
@@ -137,11 +181,11 @@ impl Trainer {
         self.moments
             .process(&mut processed, scaling, norm, ppo.score_clip);
         let eos_count = has_eos.iter().filter(|&&e| e).count();
-        Ok(StepScores {
+        StepScores {
             raw,
             processed,
             eos_count,
-        })
+        }
     }
 
     /// Rewards: the per-token KL penalty `−β·kl`, plus the score at each response's last token.
@@ -219,9 +263,39 @@ impl Trainer {
             tracked,
             &mut rng,
             &self.parts.device,
+            &*self.parts.collective,
         );
         self.parts.policy = policy;
         out
+    }
+
+    /// With several ranks: the spread of the ranks' weight checksums (relative to rank 0's),
+    /// an error when they drifted apart. `None` in a single process.
+    fn check_same_weights(&self) -> Result<Option<f64>, TrainError> {
+        let collective = &*self.parts.collective;
+        let ranks = collective.size();
+        if ranks == 1 {
+            return Ok(None);
+        }
+        let mut all = vec![0.0; 2 * ranks];
+        let own = weight_checksum(&self.parts.policy);
+        all[2 * collective.rank()..2 * collective.rank() + 2].copy_from_slice(&own);
+        collective.sum_f64(&mut all);
+        let spread = all
+            .chunks(2)
+            .map(|c| ((c[0] - all[0]).abs() + (c[1] - all[1]).abs()) / all[1].abs().max(1e-30))
+            .fold(0.0, f64::max);
+        if spread > MAX_WEIGHT_SPREAD {
+            return Err(TrainError::Ranks {
+                ranks,
+                what: format!(
+                    "the ranks' weights differ after step {} (relative checksum spread \
+                     {spread:.2e}); every rank must run the same binary, configuration and data",
+                    self.step
+                ),
+            });
+        }
+        Ok(Some(spread))
     }
 
     /// Stats: TRL's statistics of the step (after `self.step` moved on).
@@ -295,6 +369,12 @@ fn step_rng(seed: u64, step: usize, stream: u64) -> StdRng {
         ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
     StdRng::seed_from_u64(mixed)
+}
+
+/// A seeded RNG for one row (by its index in the global batch) of one purpose of one step.
+fn row_rng(seed: u64, step: usize, stream: u64, row: usize) -> StdRng {
+    let base = step_rng(seed, step, stream).next_u64();
+    StdRng::seed_from_u64(base ^ (row as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407))
 }
 
 fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -13,6 +13,8 @@ pub struct Timings {
     pub generate: f64,
     /// The reward model.
     pub score: f64,
+    /// Exchanging the ranks' rollouts (0 in a single process).
+    pub gather: f64,
     /// The no-grad forward of policy and reference.
     pub forward: f64,
     /// KL penalty and per-token rewards.
@@ -31,6 +33,7 @@ impl Timings {
         for (key, secs) in [
             ("time/rollout/generate", self.generate),
             ("time/rollout/score", self.score),
+            ("time/rollout/gather", self.gather),
             ("time/ppo/forward_pass", self.forward),
             ("time/ppo/compute_rewards", self.rewards),
             ("time/ppo/compute_advantages", self.advantages),

@@ -142,7 +142,7 @@ impl Fixtures {
             &left_pad(&refs, eos),
             &GenerationConfig::greedy(max_new as usize, eos),
             None,
-            &mut StdRng::seed_from_u64(0),
+            &mut [StdRng::seed_from_u64(0)],
             device,
         )?;
         Ok(out)

@@ -94,6 +94,7 @@ impl Fixtures {
             None,
             &mut rng,
             &autodiff,
+            &ppo::SingleProcess,
         );
         let stats = out
             .minibatches
