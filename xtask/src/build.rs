@@ -39,6 +39,23 @@ pub fn features(devices: &[String]) -> anyhow::Result<String> {
     Ok(features.join(","))
 }
 
+/// `features` (the cli crate's) with `mpi` added, and `flex` when it names no backend.
+pub fn with_mpi(features: &str) -> String {
+    let mut list: Vec<&str> = features
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let backends = ["flex", "tch", "vulkan", "vulkan-spirv", "cuda"];
+    if !list.iter().any(|f| backends.contains(f)) {
+        list.insert(0, "flex");
+    }
+    if !list.contains(&"mpi") {
+        list.push("mpi");
+    }
+    list.join(",")
+}
+
 /// Where cargo builds: `$CARGO_TARGET_DIR` when set (relative to `root`), else `root/target`.
 pub fn cargo_target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -87,6 +104,13 @@ pub fn build(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mpi_builds_keep_a_backend() {
+        assert_eq!(super::with_mpi("mpi"), "flex,mpi");
+        assert_eq!(super::with_mpi("tch"), "tch,mpi");
+        assert_eq!(super::with_mpi("vulkan,mpi"), "vulkan,mpi");
+    }
+
     use super::*;
 
     fn devices(list: &[&str]) -> Vec<String> {

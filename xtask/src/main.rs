@@ -15,6 +15,7 @@ mod demo;
 mod demo_report;
 mod kit;
 mod libtorch;
+mod mpi;
 mod python;
 mod reference;
 mod vulkan;
@@ -33,9 +34,17 @@ enum Task {
     /// Run `rlhf train` in release mode; remaining arguments go to `rlhf train`
     /// (e.g. `cargo xtask train --config config/gpt2-sentiment.toml --set ppo.batch_size=16`).
     Train {
-        /// Backend cargo features of the cli crate: flex (default), cuda, tch, vulkan.
+        /// Backend cargo features of the cli crate: flex (default), cuda, tch, vulkan; add
+        /// `mpi` for data-parallel training (implied by --ranks).
         #[arg(long, default_value = "flex")]
         features: String,
+        /// Train on N MPI ranks: builds with `mpi` and starts `mpirun -np N` (on this machine,
+        /// or on the hosts of --hostfile). Needs `cargo xtask setup-mpi`.
+        #[arg(long, value_name = "N")]
+        ranks: Option<usize>,
+        /// An OpenMPI hostfile (one `host slots=K` line per machine) for --ranks.
+        #[arg(long, value_name = "FILE", requires = "ranks")]
+        hostfile: Option<PathBuf>,
         /// Arguments for `rlhf train`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -48,6 +57,12 @@ enum Task {
     /// Install Mesa's software Vulkan driver, lavapipe (Mesa 25 from bookworm-backports on
     /// Debian bookworm; needs root), so that `--device vulkan-cpu` runs without a GPU.
     SetupVulkan,
+    /// Install OpenMPI and libclang (Debian `openmpi-bin libopenmpi-dev libclang-dev`; needs
+    /// root) for data-parallel training (`--features mpi`).
+    SetupMpi,
+    /// The data-parallel tests under `mpirun` (2 ranks equal 1 process, a killed rank, 3 ranks
+    /// refused); needs `setup-mpi`.
+    MpiTest,
     /// The conformance suite per backend: `rlhf check-backend`, every command once, and an exact
     /// resume, on the tiny fixtures. Default devices: flex, and tch-cpu when torch is set up.
     Backends {
@@ -120,30 +135,43 @@ fn main() -> ExitCode {
 fn run(task: Task) -> anyhow::Result<()> {
     let root = project_root();
     match task {
-        Task::Train { features, args } => cargo_env(
-            &root,
-            &[
+        Task::Train {
+            features,
+            ranks: Some(ranks),
+            hostfile,
+            args,
+        } => mpi::train(&root, &features, ranks, hostfile.as_ref(), &args),
+        Task::Train { features, args, .. } => {
+            // `mpi` alone still needs a backend.
+            let features = if features.split(',').any(|f| f.trim() == "mpi") {
+                build::with_mpi(&features)
+            } else {
+                features
+            };
+            let env = if features.split(',').any(|f| f.trim() == "tch") {
+                libtorch::env(&root)?
+            } else {
+                Vec::new()
+            };
+            let mut cargo_args: Vec<String> = [
                 "run",
                 "--release",
                 "-p",
                 "cli",
                 "--no-default-features",
                 "--features",
-                &features,
             ]
-            .into_iter()
             .map(String::from)
-            .chain(["--", "train"].map(String::from))
-            .chain(args)
-            .collect::<Vec<_>>(),
-            &if features.split(',').any(|f| f.trim() == "tch") {
-                libtorch::env(&root)?
-            } else {
-                Vec::new()
-            },
-        ),
+            .to_vec();
+            cargo_args.push(features);
+            cargo_args.extend(["--", "train"].map(String::from));
+            cargo_args.extend(args);
+            cargo_env(&root, &cargo_args, &env)
+        }
         Task::SetupTch => libtorch::setup(&root),
         Task::SetupVulkan => vulkan::setup(),
+        Task::SetupMpi => mpi::setup(),
+        Task::MpiTest => mpi::test(&root),
         Task::Backends { device, binary } => {
             // A given binary is tested where it lies (the GPU kit): fixtures and runs are
             // relative to the current directory.

@@ -113,6 +113,10 @@ pub struct BenchArgs {
     /// Timed repeats after one warm-up (the median is reported).
     #[arg(long, default_value_t = 2)]
     pub repeats: usize,
+    /// Under `mpirun` (feature `mpi`): also time summing the policy's gradients over the ranks,
+    /// the communication of one optimizer step.
+    #[arg(long)]
+    pub all_reduce: bool,
 }
 
 /// `rlhf check-backend`.

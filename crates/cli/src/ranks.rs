@@ -4,13 +4,13 @@
 //! directory. An error on any rank ends every rank (MPI_Abort), so no rank waits forever for
 //! one that has gone.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use ppo::{Collective, SingleProcess};
 
 /// This process's place in the run.
 pub struct Ranks {
-    collective: Arc<dyn Collective>,
+    collective: Rc<dyn Collective>,
     #[cfg(feature = "mpi")]
     _universe: Option<mpi::environment::Universe>,
 }
@@ -26,7 +26,7 @@ impl Ranks {
                 .ok_or_else(|| anyhow::anyhow!("MPI was already initialised in this process"))?;
             let collective = mpi_collective::Mpi::new(universe.world());
             return Ok(Self {
-                collective: Arc::new(collective),
+                collective: Rc::new(collective),
                 _universe: Some(universe),
             });
         }
@@ -38,15 +38,15 @@ impl Ranks {
             );
         }
         Ok(Self {
-            collective: Arc::new(SingleProcess),
+            collective: Rc::new(SingleProcess),
             #[cfg(feature = "mpi")]
             _universe: None,
         })
     }
 
     /// The collective operations the trainer uses.
-    pub fn collective(&self) -> Arc<dyn Collective> {
-        Arc::clone(&self.collective)
+    pub fn collective(&self) -> Rc<dyn Collective> {
+        Rc::clone(&self.collective)
     }
 
     /// Rank 0 writes files and prints progress.

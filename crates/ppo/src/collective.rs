@@ -78,6 +78,20 @@ pub fn sum_gradients<M: Module>(
     }
 }
 
+/// Gradients equal to `model`'s parameters (a gradient of every parameter, for timing
+/// [`sum_gradients`]).
+pub fn parameters_as_gradients<M: Module>(model: &M) -> GradientsParams {
+    struct Copy(GradientsParams);
+    impl ModuleVisitor for Copy {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.register(param.id, param.val());
+        }
+    }
+    let mut visitor = Copy(GradientsParams::new());
+    model.visit(&mut visitor);
+    visitor.0
+}
+
 /// `Σ w` and `Σ |w|` over every parameter of `model`, for checking that the ranks hold the same
 /// weights.
 pub fn weight_checksum<M: Module>(model: &M) -> [f64; 2] {

@@ -93,6 +93,6 @@ pub fn toy_parts(
         scorer: Box::new(TokenCount { token }),
         prompts,
         run_dir,
-        collective: std::sync::Arc::new(crate::SingleProcess),
+        collective: std::rc::Rc::new(crate::SingleProcess),
     }
 }

@@ -24,6 +24,7 @@ use serde_json::json;
 
 use crate::args::{BenchArgs, ConfigArgs};
 use crate::device;
+use crate::ranks::Ranks;
 
 /// New tokens per response, on both sides.
 const NEW_TOKENS: usize = 16;
@@ -31,9 +32,19 @@ const NEW_TOKENS: usize = 16;
 /// Runs the generation and PPO-step measurements asked for.
 pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
     ensure!(args.repeats >= 1, "--repeats must be at least 1");
+    let ranks = Ranks::init()?;
     let base = layers.load(Vec::new())?;
     let plain = device::select(base.device)?;
-    let label = format!("rlhf-burn-{}", base.device);
+    let label = match ranks.size() {
+        1 => format!("rlhf-burn-{}", base.device),
+        n => format!("rlhf-burn-{}-{n}ranks", base.device),
+    };
+    // Several ranks share only the PPO step (and the all-reduce); rank 0 reports.
+    let say = |line: serde_json::Value| {
+        if ranks.is_root() {
+            println!("{line}");
+        }
+    };
     let texts = read_prompts(&args.prompts)?;
     let hub = HubOptions::from_env();
     let files = ModelFiles::resolve(&args.policy.to_string_lossy(), "main", &hub)?;
@@ -59,7 +70,16 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             })
             .collect()
     };
-    for &b in &args.generation_batch {
+    let generation_batches = if ranks.size() == 1 {
+        &args.generation_batch[..]
+    } else {
+        &[]
+    };
+    if args.all_reduce {
+        let policy_files = &files;
+        say(all_reduce(policy_files, &ranks, args.repeats, &plain)?);
+    }
+    for &b in generation_batches {
         let seconds = generation(&files, &prompts(b)?[..b], args.repeats, &plain)?;
         let line = json!({
             "kind": "generation",
@@ -69,7 +89,7 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             "seconds": seconds,
             "tokens_per_s": (b * NEW_TOKENS) as f64 / seconds,
         });
-        println!("{line}");
+        say(line);
     }
     for &b in &args.ppo_batch {
         let mut config = base.clone();
@@ -88,7 +108,7 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             prompts(b)?,
             &tokenizer,
             args,
-            &plain,
+            (&plain, &ranks),
         )?;
         let line = json!({
             "kind": "ppo_step",
@@ -98,9 +118,46 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             "seconds": seconds,
             "peak_rss_mb": peak_rss_mb(),
         });
-        println!("{line}");
+        say(line);
     }
     Ok(())
+}
+
+/// Median seconds of summing gradients the size of the policy's parameters over the ranks
+/// (device → host, MPI all-reduce, host → device), after one warm-up.
+fn all_reduce(
+    files: &ModelFiles,
+    ranks: &Ranks,
+    repeats: usize,
+    plain: &Device,
+) -> anyhow::Result<serde_json::Value> {
+    ensure!(
+        ranks.size() > 1,
+        "--all-reduce measures communication between MPI ranks: run it under `mpirun -np 2` \
+         with a build that has the `mpi` feature"
+    );
+    let (policy, _) = Gpt2WithValueHead::load(files, ValueHeadInit::Default, plain)?;
+    let policy = policy.with_stable_param_ids();
+    let floats = policy.num_params();
+    let collective = ranks.collective();
+    let mut times = Vec::new();
+    for i in 0..=repeats {
+        let mut grads = ppo::collective::parameters_as_gradients(&policy);
+        let start = Instant::now();
+        ppo::collective::sum_gradients(&policy, &mut grads, &*collective);
+        if i > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    let seconds = median(times);
+    Ok(json!({
+        "kind": "all_reduce",
+        "ranks": ranks.size(),
+        "floats": floats,
+        "megabytes": floats as f64 * 4.0 / 1e6,
+        "seconds": seconds,
+        "algorithm_gb_per_s": floats as f64 * 4.0 / 1e9 / seconds,
+    }))
 }
 
 /// The prompt texts of a `{"prompts": [..]}` file.
@@ -175,7 +232,7 @@ fn ppo_step(
     prompts: Vec<Prompt>,
     tokenizer: &Tokenizer,
     args: &BenchArgs,
-    plain: &Device,
+    (plain, ranks): (&Device, &Ranks),
 ) -> anyhow::Result<serde_json::Value> {
     let autodiff = plain.clone().autodiff();
     let (policy, gpt2) = Gpt2WithValueHead::load(files, ValueHeadInit::Default, &autodiff)?;
@@ -197,7 +254,7 @@ fn ppo_step(
         prompts,
         run_dir: run_dir.clone(),
         config,
-        collective: std::sync::Arc::new(ppo::SingleProcess),
+        collective: ranks.collective(),
     };
     let mut trainer = Trainer::new(parts)?;
     let mut runs = Vec::new();

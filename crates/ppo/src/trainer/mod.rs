@@ -17,7 +17,7 @@ mod step;
 mod timings;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
@@ -67,7 +67,7 @@ pub struct TrainerParts {
     /// `<output.dir>/<exp_name>`.
     pub run_dir: PathBuf,
     /// The ranks this run spans ([`SingleProcess`](crate::SingleProcess) for one process).
-    pub collective: Arc<dyn Collective>,
+    pub collective: Rc<dyn Collective>,
 }
 
 /// The PPO trainer.

@@ -2,10 +2,11 @@
 //! reference, in minibatch-sized chunks, gathered as `[b, r]` tensors on the plain device.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use config::KlPenalty;
 
 use super::Trainer;
+use crate::collective::{Collective, shard};
 use crate::forward::{SequenceBatch, WindowOptions, WindowOutput, forward_window};
 use crate::kl::kl_full;
 
@@ -25,7 +26,7 @@ pub(super) struct RolloutForward {
 
 impl Trainer {
     /// Forward: log-probs and values of the policy and reference log-probs, without gradients,
-    /// in minibatch-sized chunks. With one minibatch per epoch the tracked forward that epoch 0
+    /// in minibatch-sized chunks; each rank computes its own rows and the ranks exchange them. With one minibatch per epoch the tracked forward that epoch 0
     /// trains on gives these too (ratio exactly 1 there), so it runs once, here.
     pub(super) fn forward(&self, batch: &SequenceBatch) -> RolloutForward {
         let ppo = &self.parts.config.ppo;
@@ -41,7 +42,9 @@ impl Trainer {
         let mut tracked = None;
         let mut parts = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let all: Vec<usize> = (0..batch.b).collect();
-        for chunk in all.chunks(ppo.mini_batch_size) {
+        let collective = &*self.parts.collective;
+        let own = shard(&all, collective.rank(), collective.size());
+        for chunk in own.chunks(ppo.mini_batch_size) {
             let mb = batch.select(chunk);
             let ours = match &frozen {
                 Some(frozen) => forward_window(
@@ -70,12 +73,31 @@ impl Trainer {
                 parts.3.push(kl_full(a.detach().without_autodiff(), b));
             }
         }
+        let rows = (own.first().copied().unwrap_or(0), batch.b);
+        let gather = |parts: Vec<Tensor<2>>| gather_rows(Tensor::cat(parts, 0), rows, collective);
         RolloutForward {
-            logprobs: Tensor::cat(parts.0, 0),
-            values: Tensor::cat(parts.1, 0),
-            ref_logprobs: Tensor::cat(parts.2, 0),
-            full_kl: (!parts.3.is_empty()).then(|| Tensor::cat(parts.3, 0)),
+            logprobs: gather(parts.0),
+            values: gather(parts.1),
+            ref_logprobs: gather(parts.2),
+            full_kl: (!parts.3.is_empty()).then(|| gather(parts.3)),
             tracked,
         }
     }
+}
+
+/// The whole batch's `[b, r]` from every rank's `[b / ranks, r]` rows (this rank's start at
+/// `rows.0` of `rows.1`): each rank fills its rows of a zero `[b, r]` and the ranks sum them,
+/// which is exact (every other term is zero). One process returns `own` unchanged.
+fn gather_rows(own: Tensor<2>, rows: (usize, usize), collective: &dyn Collective) -> Tensor<2> {
+    if collective.size() == 1 {
+        return own;
+    }
+    let [n, r] = own.dims();
+    let device = own.device();
+    let (first, b) = rows;
+    let mut all = vec![0.0f32; b * r];
+    let values: Vec<f32> = own.into_data().iter::<f32>().collect();
+    all[first * r..(first + n) * r].copy_from_slice(&values);
+    collective.sum_f32(&mut all);
+    Tensor::from_data(TensorData::new(all, [b, r]), &device)
 }
