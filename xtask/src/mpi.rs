@@ -1,6 +1,7 @@
 //! Data-parallel training over MPI: `cargo xtask setup-mpi` (OpenMPI and libclang from Debian),
 //! `cargo xtask train --features mpi --ranks N` (a release build under `mpirun`) and
-//! `cargo xtask mpi-test` (the equivalence tests under `mpirun -np 2` and `-np 3`).
+//! `cargo xtask mpi-test` (clippy on the `mpi` code, then the tests under `mpirun -np 2` and
+//! `-np 3`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -128,6 +129,18 @@ pub fn test(root: &Path) -> anyhow::Result<()> {
     if !PACKAGES.iter().all(|p| installed(p)) {
         bail!("OpenMPI or libclang is missing; run `cargo xtask setup-mpi` first");
     }
+    let clippy = [
+        "clippy",
+        "-p",
+        "cli",
+        "--all-targets",
+        "--features",
+        "mpi",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    cargo(root, &clippy)?;
     cargo(
         root,
         &["test", "-p", "cli", "--features", "mpi", "--test", "mpi"],

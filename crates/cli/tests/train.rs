@@ -347,3 +347,25 @@ fn resume_from_a_checkpoint_without_its_value_head_is_refused() {
         "{stderr}"
     );
 }
+
+/// A build without the `mpi` feature started by `mpirun -np 2` (seen through OpenMPI's
+/// variables) refuses to train, instead of two processes each training alone.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn mpirun_with_a_build_without_mpi_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = tiny_train_args(tmp.path(), "ranks", 1, &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlhf"))
+        .args(&args)
+        .current_dir(repo_root())
+        .env("HF_HUB_OFFLINE", "1")
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .env("OMPI_COMM_WORLD_RANK", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("built without MPI"), "{stderr}");
+    assert!(stderr.contains("--features mpi"), "{stderr}");
+    assert!(!tmp.path().join("ranks").exists());
+}
