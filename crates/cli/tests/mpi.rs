@@ -16,9 +16,14 @@ use common::{repo_root, rlhf, text, tiny_train_args};
 use safetensors::SafeTensors;
 use serde_json::{Map, Value};
 
-/// `mpirun -np <ranks> rlhf args…` as root in a container, oversubscribing 2 cores.
-fn mpirun(ranks: usize) -> Command {
+/// `mpirun -np <ranks> rlhf args…` as root in a container, oversubscribing 2 cores. OpenMPI
+/// keeps its session files under `$TMPDIR`; concurrent `mpirun`s sharing one race to create
+/// them ("mkdir ... File exists"), so each test gives its own (`scratch`).
+fn mpirun(ranks: usize, scratch: &Path) -> Command {
+    let tmp = scratch.join("ompi");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut command = Command::new("mpirun");
+    command.env("TMPDIR", tmp);
     command
         .args([
             "--allow-run-as-root",
@@ -37,8 +42,11 @@ fn train_args(out: &Path, exp: &str, steps: usize, extra: &[&str]) -> Vec<String
     tiny_train_args(out, exp, steps, extra)
 }
 
-fn run_mpi(ranks: usize, args: &[String]) -> Output {
-    mpirun(ranks).args(args).output().expect("run mpirun")
+fn run_mpi(ranks: usize, scratch: &Path, args: &[String]) -> Output {
+    mpirun(ranks, scratch)
+        .args(args)
+        .output()
+        .expect("run mpirun")
 }
 
 fn metrics(run: &Path) -> Vec<Map<String, Value>> {
@@ -141,7 +149,7 @@ fn two_ranks_at_batch_8_equal_one_process_at_batch_8() {
     let out = rlhf(&one.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let two = train_args(tmp.path(), "two", 3, &["--set", "output.sample_freq=1"]);
-    let out = run_mpi(2, &two);
+    let out = run_mpi(2, tmp.path(), &two);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
@@ -200,11 +208,11 @@ fn descends_from(mut pid: u32, ancestor: u32) -> bool {
 fn a_killed_rank_ends_the_job_and_resume_matches() {
     let tmp = tempfile::tempdir().unwrap();
     let full = train_args(tmp.path(), "full", 4, &[]);
-    let out = run_mpi(2, &full);
+    let out = run_mpi(2, tmp.path(), &full);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let args = train_args(tmp.path(), "cut", 4, &[]);
-    let mut child = mpirun(2)
+    let mut child = mpirun(2, tmp.path())
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -245,7 +253,7 @@ fn a_killed_rank_ends_the_job_and_resume_matches() {
 
     let mut resume = args.clone();
     resume.push("--resume".into());
-    let out = run_mpi(2, &resume);
+    let out = run_mpi(2, tmp.path(), &resume);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (a, b) = (tmp.path().join("full"), tmp.path().join("cut"));
     assert_same_metrics(&metrics(&a), &metrics(&b), 0.0);
@@ -256,7 +264,7 @@ fn a_killed_rank_ends_the_job_and_resume_matches() {
 fn three_ranks_and_a_batch_of_8_are_refused_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let args = train_args(tmp.path(), "three", 1, &[]);
-    let out = run_mpi(3, &args);
+    let out = run_mpi(3, tmp.path(), &args);
     let stderr = text(&out.stderr);
     assert!(!out.status.success());
     assert!(
