@@ -135,7 +135,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         );
         gen_rows.push(json!({"batch": b, "ours": o, "reference": r}));
     }
-    println!("\nReward scoring, RoBERTa-large (texts/s, higher is better)");
+    println!("\nReward scoring, the RoBERTa reward model (texts/s, higher is better)");
     println!(
         "{:>6} {:>22} {:>12} {:>14} {:>8}",
         "batch", "impl", "ours", "transformers", "ours/ref"
