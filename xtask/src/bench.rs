@@ -113,6 +113,9 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     };
     let machine = machine();
     println!("\nMachine: {machine}; weights: {}", plan.size.describe());
+    if let Some(isa) = ours_ppo.iter().find_map(|o| o["gemm_isa"].as_str()) {
+        println!("flex GEMM kernels on this CPU: {isa} (chosen at run time)");
+    }
     println!("\nGeneration, 16 new tokens (tokens/s, higher is better)");
     println!(
         "{:>6} {:>22} {:>12} {:>14} {:>8}",

@@ -117,6 +117,7 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             "new_tokens": NEW_TOKENS,
             "seconds": seconds,
             "peak_rss_mb": peak_rss_mb(),
+            "gemm_isa": gemm_isa(),
         });
         say(line);
     }
@@ -288,6 +289,21 @@ fn ppo_step(
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The instruction set burn-flex's GEMM dispatches to on this CPU (built with `x86-v4`, it
+/// picks AVX-512 when the CPU has `avx512f`, else FMA).
+fn gemm_isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "avx2+fma";
+        }
+    }
+    "generic"
 }
 
 /// Peak resident set size of this process (`VmHWM`), in MB.
