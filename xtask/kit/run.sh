@@ -19,13 +19,34 @@ mkdir -p out
 # libtorch: the machine's own (torch-sys' version check is a build-time check only).
 torch_lib=$("$PYTHON" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 export LD_LIBRARY_PATH="$PWD/lib:$torch_lib:${LD_LIBRARY_PATH:-}"
+# NVIDIA's Vulkan driver is libGLX_nvidia.so.0 in the driver's folder; it needs libglvnd's
+# libGLdispatch (bundled in lib/).
+if [[ -d /usr/local/nvidia/lib64 ]]; then export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:/usr/local/nvidia/lib64"; fi
 # Vulkan: the bundled loader (lib/libvulkan.so.1) and the NVIDIA driver's ICD when it has one.
 for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
            /etc/vulkan/icd.d/nvidia_icd.json; do
   if [[ -z "${VK_DRIVER_FILES:-}" && -f "$icd" ]]; then export VK_DRIVER_FILES="$icd"; fi
 done
 export HF_HUB_OFFLINE=1
-echo "torch: $("$PYTHON" -c 'import torch; print(torch.__version__, torch.cuda.is_available())')"
+torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
+echo "torch: $torch_version (the kit's tch backend was linked against $(cat TORCH_VERSION))"
+# libtorch's C++ ABI changes between minor versions: a binary linked against 2.9 loads 2.11's
+# libraries but panics at its first tensor read ("Cannot access data pointer of Tensor that
+# doesn't have storage", seen on an H100 with torch 2.11). Skip tch devices then.
+minor() { echo "$1" | cut -d. -f1,2; }
+if [[ $(minor "$torch_version") != $(minor "$(cat TORCH_VERSION)") ]]; then
+  kept=""
+  for d in $DEVICES; do
+    if [[ $d == tch-* ]]; then
+      echo "skipping $d: this machine's torch is $torch_version, the kit's libtorch $(cat TORCH_VERSION);"
+      echo "  build the kit against this machine's torch (cargo xtask setup-tch, then install torch==$torch_version"
+      echo "  into .venv, then cargo xtask gpu-kit), or run with a torch $(cat TORCH_VERSION) venv as PYTHON"
+    else
+      kept="$kept $d"
+    fi
+  done
+  DEVICES=$kept
+fi
 echo "vulkan driver files: ${VK_DRIVER_FILES:-(system default)}"
 
 if [[ $what == suite || $what == all ]]; then

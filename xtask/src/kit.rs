@@ -7,6 +7,10 @@
 //!   bin/rlhf                   optimised build (profile optdev) with flex, tch and vulkan, stripped
 //!   bin/xtask                  this program: `xtask backends --binary bin/rlhf` is the suite
 //!   lib/libvulkan.so.1         the Vulkan loader (GPU images often lack it)
+//!   lib/libGLdispatch.so.0, lib/libGLX.so.0   libglvnd, which NVIDIA's Vulkan driver
+//!                              (`libGLX_nvidia.so.0`) loads through
+//!   TORCH_VERSION              the torch the binary was linked against; run.sh skips tch
+//!                              devices when the machine's differs (libtorch's C++ ABI)
 //!   tests/fixtures/...         tiny models + transformers' outputs, IMDB sample, tokenizers
 //!   tests/reference/...        the full-size model maker and TRL's benchmark script
 //! ```
@@ -64,6 +68,15 @@ pub fn pack(root: &Path) -> anyhow::Result<()> {
         )
     })?;
     copy(&loader, &kit.join("lib/libvulkan.so.1"))?;
+    for lib in ["libGLdispatch.so.0", "libGLX.so.0"] {
+        let path = Path::new("/usr/lib/x86_64-linux-gnu").join(lib);
+        let path = path.canonicalize().with_context(|| {
+            format!("`{}` is missing; apt-get install libglvnd0 libglx0", path.display())
+        })?;
+        copy(&path, &kit.join("lib").join(lib))?;
+    }
+    let (torch, _) = crate::libtorch::torch_lib(root)?;
+    std::fs::write(kit.join("TORCH_VERSION"), format!("{torch}\n"))?;
     for item in COPIED {
         let target = kit.join(item);
         std::fs::create_dir_all(target.parent().unwrap_or(&kit))?;

@@ -35,7 +35,7 @@ pub fn setup(root: &Path) -> anyhow::Result<()> {
 }
 
 /// torch's version and its `lib` directory in `.venv`, or how to install it.
-fn torch_lib(root: &Path) -> anyhow::Result<(String, PathBuf)> {
+pub fn torch_lib(root: &Path) -> anyhow::Result<(String, PathBuf)> {
     let python = venv(root).join("bin/python");
     let output = Command::new(&python)
         .args([
