@@ -29,4 +29,6 @@ pub use schema::{
     Config, DataConfig, GenerationConfig, KlPenalty, OutputConfig, PolicyConfig, PpoConfig,
     RewardConfig, RewardMode, ValueHeadInit,
 };
-pub use supervised::{RewardModelConfig, SftConfig, TrainingConfig};
+pub use supervised::{
+    PairScope, PairwiseConfig, RewardModelConfig, RewardObjective, SftConfig, TrainingConfig,
+};

@@ -104,6 +104,9 @@ pub enum RewardMode {
     Prob,
     /// The logit of `reward.label` minus the largest other logit.
     LogitMargin,
+    /// The single output of a scalar reward model (`num_labels = 1`, e.g. one trained on
+    /// comparisons); `reward.label` is not used.
+    Scalar,
 }
 
 /// The reward model.

@@ -84,10 +84,75 @@ impl Default for SftConfig {
     }
 }
 
-/// `rlhf train-reward`: a RoBERTa sentiment classifier (labels NEGATIVE/POSITIVE).
+/// What `rlhf train-reward` fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardObjective {
+    /// A NEGATIVE/POSITIVE classifier on the reviews' labels (cross-entropy).
+    Classification,
+    /// A scalar reward from human comparisons (Bradley–Terry, TRL's `RewardTrainer`): pairs of
+    /// reviews ranked by their reviewers' star ratings.
+    Pairwise,
+}
+
+/// Which two reviews make a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairScope {
+    /// Two reviews of the same movie with different ratings (every such pair).
+    SameMovie,
+    /// Two reviews of different movies, drawn at random.
+    CrossMovie,
+}
+
+/// `[reward_model.pairwise]`: preference pairs and the Bradley–Terry loss options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PairwiseConfig {
+    /// Star ratings of the training reviews (`row`, `rating`, `movie`, row-aligned); unset:
+    /// `<data file>-ratings.parquet` beside the training reviews.
+    pub ratings_path: Option<PathBuf>,
+    /// Star ratings of the held-out reviews; unset: beside `training.test_path`.
+    pub test_ratings_path: Option<PathBuf>,
+    /// Same-movie pairs, or random pairs across movies.
+    pub pairs: PairScope,
+    /// Smallest rating difference that makes a pair (1–9).
+    pub min_gap: u8,
+    /// At most this many training pairs, a seeded sample (0 = all same-movie pairs; one
+    /// cross-movie pair per review).
+    pub max_pairs: usize,
+    /// At most this many held-out pairs (0 = as for training).
+    pub test_max_pairs: usize,
+    /// Margin per star of rating gap: the loss is −log σ(r_chosen − r_rejected − margin × gap)
+    /// (TRL's `margin` column, made from the ratings; 0 = none).
+    pub margin: f64,
+    /// TRL's `center_rewards_coefficient`: adds coefficient × mean((r_chosen + r_rejected)²)
+    /// so that rewards stay centred on 0 (0 = off).
+    pub center_rewards_coefficient: f64,
+}
+
+impl Default for PairwiseConfig {
+    fn default() -> Self {
+        PairwiseConfig {
+            ratings_path: None,
+            test_ratings_path: None,
+            pairs: PairScope::SameMovie,
+            min_gap: 1,
+            max_pairs: 0,
+            test_max_pairs: 0,
+            margin: 0.0,
+            center_rewards_coefficient: 0.0,
+        }
+    }
+}
+
+/// `rlhf train-reward`: a RoBERTa sentiment classifier (labels NEGATIVE/POSITIVE), or a scalar
+/// reward model from comparisons (`objective = "pairwise"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RewardModelConfig {
+    /// Classification on labels, or pairwise on preference pairs.
+    pub objective: RewardObjective,
     /// Fine-tune this classifier (directory or hub id); unset: a fresh model of the size below.
     pub base_model: Option<String>,
     /// RoBERTa `tokenizer.json`; unset: the base model's.
@@ -100,6 +165,8 @@ pub struct RewardModelConfig {
     pub num_attention_heads: usize,
     /// Tokens per review, `<s>` and `</s>` included (longer reviews are cut, keeping `</s>`).
     pub max_length: usize,
+    /// Preference pairs and loss options (`objective = "pairwise"`).
+    pub pairwise: PairwiseConfig,
     /// Loop, data subset and output.
     pub training: TrainingConfig,
 }
@@ -107,6 +174,8 @@ pub struct RewardModelConfig {
 impl Default for RewardModelConfig {
     fn default() -> Self {
         RewardModelConfig {
+            objective: RewardObjective::Classification,
+            pairwise: PairwiseConfig::default(),
             base_model: None,
             tokenizer: None,
             hidden_size: 64,

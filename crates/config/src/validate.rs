@@ -217,6 +217,23 @@ impl Config {
         });
         check_training(c, "sft.training", &s.training);
         check_training(c, "reward_model.training", &r.training);
+        let p = &r.pairwise;
+        c.require(
+            (1..=9).contains(&p.min_gap),
+            "reward_model.pairwise.min_gap",
+            || format!("ratings are 1-10, so the gap must be in 1..=9, got {}", p.min_gap),
+        );
+        for (key, value) in [
+            ("reward_model.pairwise.margin", p.margin),
+            (
+                "reward_model.pairwise.center_rewards_coefficient",
+                p.center_rewards_coefficient,
+            ),
+        ] {
+            c.require(value.is_finite() && value >= 0.0, key, || {
+                format!("must be a finite number >= 0, got {value}")
+            });
+        }
     }
 }
 

@@ -70,6 +70,14 @@ pub enum DatasetError {
         /// Zero-based row index.
         row: usize,
     },
+    /// A star-ratings file is malformed or does not line up with its reviews.
+    #[error("ratings file `{}`: {message}", path.display())]
+    Ratings {
+        /// The ratings file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// The file has no rows.
     #[error("`{}` has no rows; point data.path (or --data / --test-data) at a split with reviews", path.display())]
     Empty {

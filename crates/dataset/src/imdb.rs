@@ -35,12 +35,9 @@ pub fn resolve_data_file(data: &DataConfig, hub: &HubOptions) -> Result<PathBuf,
     )?)
 }
 
-/// Reads every review of a parquet file, checking the schema.
-pub fn read_reviews(
-    path: &Path,
-    text_column: &str,
-    label_column: &str,
-) -> Result<Vec<Review>, DatasetError> {
+/// A whole parquet file as a frame; a missing file, a directory or another format is an error
+/// naming the fix.
+pub(crate) fn read_frame(path: &Path) -> Result<DataFrame, DatasetError> {
     if path.is_dir() {
         return Err(DatasetError::IsDirectory {
             path: path.to_path_buf(),
@@ -56,7 +53,20 @@ pub fn read_reviews(
         source,
     };
     let file = File::open(path).map_err(|e| parquet_error(e.into()))?;
-    let frame = ParquetReader::new(file).finish().map_err(parquet_error)?;
+    ParquetReader::new(file).finish().map_err(parquet_error)
+}
+
+/// Reads every review of a parquet file, checking the schema.
+pub fn read_reviews(
+    path: &Path,
+    text_column: &str,
+    label_column: &str,
+) -> Result<Vec<Review>, DatasetError> {
+    let frame = read_frame(path)?;
+    let parquet_error = |source| DatasetError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
     let column = |name: &str, key: &'static str| {
         frame.column(name).map_err(|_| DatasetError::MissingColumn {
             path: path.to_path_buf(),
