@@ -27,8 +27,37 @@ pub struct ClassifierScorer {
 
 impl ClassifierScorer {
     /// Wraps a loaded classifier with the run's `reward` settings; `reward.label` must be one of
-    /// the classifier's `id2label` names.
+    /// the classifier's `id2label` names, except for `reward.mode = "scalar"`, which needs a
+    /// model with one output.
     pub fn new(model: RewardModel, reward: &RewardConfig) -> Result<Self, TrainError> {
+        let scalar_model = model.labels.len() == 1;
+        match (reward.mode, scalar_model) {
+            (RewardMode::Scalar, true) => {
+                return Ok(Self {
+                    model,
+                    label: 0,
+                    mode: reward.mode,
+                    batch_size: reward.batch_size.max(1),
+                    max_length: reward.max_length,
+                });
+            }
+            (RewardMode::Scalar, false) => {
+                return Err(TrainError::Setup(format!(
+                    "reward.mode = \"scalar\" needs a reward model with one output, but this one \
+                     has {} labels ({}); set reward.mode to logit, prob or logit_margin",
+                    model.labels.len(),
+                    model.labels.join(", ")
+                )));
+            }
+            (_, true) => {
+                return Err(TrainError::Setup(
+                    "the reward model has a single output (a scalar reward model, num_labels = \
+                     1, e.g. trained on comparisons); set reward.mode = \"scalar\""
+                        .into(),
+                ));
+            }
+            (_, false) => {}
+        }
         let label = model.label_index(&reward.label).ok_or_else(|| {
             TrainError::Setup(format!(
                 "reward.label `{}` is not a label of the reward model (its labels: {}); set \
@@ -81,7 +110,7 @@ impl Scorer for ClassifierScorer {
 pub fn reduce(row: &[f32], label: usize, mode: RewardMode) -> f64 {
     let logit = f64::from(row[label]);
     match mode {
-        RewardMode::Logit => logit,
+        RewardMode::Logit | RewardMode::Scalar => logit,
         RewardMode::Prob => softmax(row)[label],
         RewardMode::LogitMargin => {
             let other = row

@@ -151,6 +151,32 @@ pub struct TrainRewardArgs {
     /// Tokens per review; longer reviews are cut, keeping `</s>` [reward_model.max_length].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// `classification` (labels) or `pairwise` (comparisons from star ratings)
+    /// [reward_model.objective].
+    #[arg(long, value_parser = ["classification", "pairwise"])]
+    pub objective: Option<String>,
+    /// Star ratings of the training reviews [reward_model.pairwise.ratings_path; default: the
+    /// `-ratings.parquet` file beside them].
+    #[arg(long, value_name = "FILE")]
+    pub ratings: Option<PathBuf>,
+    /// Star ratings of the held-out reviews [reward_model.pairwise.test_ratings_path].
+    #[arg(long, value_name = "FILE")]
+    pub test_ratings: Option<PathBuf>,
+    /// `same_movie` or `cross_movie` pairs [reward_model.pairwise.pairs].
+    #[arg(long, value_parser = ["same_movie", "cross_movie"])]
+    pub pairs: Option<String>,
+    /// Smallest rating gap of a pair [reward_model.pairwise.min_gap].
+    #[arg(long)]
+    pub min_gap: Option<u8>,
+    /// At most this many training pairs, a seeded sample; 0 = all [reward_model.pairwise.max_pairs].
+    #[arg(long)]
+    pub max_pairs: Option<usize>,
+    /// Margin per star of rating gap in the Bradley–Terry loss [reward_model.pairwise.margin].
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// TRL's center_rewards_coefficient [reward_model.pairwise.center_rewards_coefficient].
+    #[arg(long)]
+    pub center_rewards_coefficient: Option<f64>,
 }
 
 impl TrainRewardArgs {
@@ -163,7 +189,18 @@ impl TrainRewardArgs {
             .value("reward_model.hidden_size", self.hidden_size)
             .value("reward_model.num_hidden_layers", self.layers)
             .value("reward_model.num_attention_heads", self.heads)
-            .value("reward_model.max_length", self.max_length);
+            .value("reward_model.max_length", self.max_length)
+            .text("reward_model.objective", self.objective.as_deref())
+            .path("reward_model.pairwise.ratings_path", self.ratings.as_ref())
+            .path("reward_model.pairwise.test_ratings_path", self.test_ratings.as_ref())
+            .text("reward_model.pairwise.pairs", self.pairs.as_deref())
+            .value("reward_model.pairwise.min_gap", self.min_gap)
+            .value("reward_model.pairwise.max_pairs", self.max_pairs)
+            .value("reward_model.pairwise.margin", self.margin)
+            .value(
+                "reward_model.pairwise.center_rewards_coefficient",
+                self.center_rewards_coefficient,
+            );
         out.0
     }
 }

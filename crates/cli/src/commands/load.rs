@@ -208,11 +208,8 @@ pub fn read_split(
 ) -> anyhow::Result<Vec<Review>> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
-    let mut data = config.data.clone();
-    data.split = split.into();
-    data.path = path.map(Path::to_path_buf);
-    let file = resolve_data_file(&data, &HubOptions::from_env())
-        .with_context(|| format!("cannot find the {split} reviews"))?;
+    let file = split_file(config, path, split)?;
+    let data = &config.data;
     let mut reviews = read_reviews(&file, &data.text_column, &data.label_column)
         .with_context(|| format!("cannot read `{}`", file.display()))?;
     reviews.shuffle(&mut rand::rngs::StdRng::seed_from_u64(config.seed));
@@ -220,6 +217,15 @@ pub fn read_split(
         reviews.truncate(limit);
     }
     Ok(reviews)
+}
+
+/// The parquet file of a split: `path` when given, else the configured data set's `split`.
+pub fn split_file(config: &Config, path: Option<&Path>, split: &str) -> anyhow::Result<PathBuf> {
+    let mut data = config.data.clone();
+    data.split = split.into();
+    data.path = path.map(Path::to_path_buf);
+    resolve_data_file(&data, &HubOptions::from_env())
+        .with_context(|| format!("cannot find the {split} reviews"))
 }
 
 /// The training reviews (`data.path`, else the data set at `data.split`) and the held-out

@@ -1,9 +1,10 @@
 //! `rlhf train-reward`: a sentiment classifier for PPO's reward, trained on labelled reviews
-//! (config section `[reward_model]`).
+//! (config section `[reward_model]`), or with `reward_model.objective = "pairwise"` a scalar
+//! reward model trained on comparisons ([`super::train_pairwise`]).
 
 use anyhow::{Context, bail};
 use burn::module::Module;
-use config::RewardModelConfig;
+use config::{RewardModelConfig, RewardObjective};
 use dataset::{HubOptions, Tokenizer};
 use models::export::tokenizer_files;
 use models::hf_config::check_tokenizer;
@@ -20,6 +21,9 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
         &c.reward_model.training
     })?;
     let rm = &setup.config.reward_model;
+    if rm.objective == RewardObjective::Pairwise {
+        return super::train_pairwise::run(&setup);
+    }
     let training = &rm.training;
     for (set, name) in [(&setup.train, "training"), (&setup.test, "test")] {
         if let Some(bad) = set.iter().find(|r| !(0..=1).contains(&r.label)) {
@@ -29,21 +33,14 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let (model, model_config, tokenizer_path) = classifier(rm, &setup)?;
-    let tokenizer_path = tokenizer_path.context(
-        "no RoBERTa tokenizer: pass --tokenizer or set reward_model.tokenizer (e.g. \
-         tests/fixtures/tokenizers/roberta/tokenizer.json)",
-    )?;
-    let tokenizer = Tokenizer::from_file(&tokenizer_path)?;
-    let model_desc = rm
-        .base_model
-        .as_deref()
-        .unwrap_or("the fresh RoBERTa (reward_model.*)");
-    check_tokenizer(
-        &tokenizer,
-        model_config.vocab_size,
-        std::path::Path::new(model_desc),
-    )?;
+    let fresh = RobertaConfig::sentiment(
+        rm.hidden_size,
+        rm.num_hidden_layers,
+        rm.num_attention_heads,
+        rm.max_length,
+    );
+    let (model, model_config, tokenizer_path) = classifier(rm, &setup, fresh)?;
+    let (tokenizer, tokenizer_path) = tokenizer(rm, &model_config, tokenizer_path)?;
     let max_length = rm.max_length.min(model_config.max_position_embeddings - 2);
     let spinner = progress::spinner("tokenizing");
     let (train_enc, test_enc) = (
@@ -78,11 +75,36 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The classifier to train: `reward_model.base_model`, or a fresh RoBERTa of the configured
-/// size; with its config and tokenizer file (`reward_model.tokenizer` first).
-fn classifier(
+/// The reward model's tokenizer (`reward_model.tokenizer`, else the base model's), checked
+/// against the model's vocabulary; with its path.
+pub(super) fn tokenizer(
+    rm: &RewardModelConfig,
+    model_config: &RobertaConfig,
+    path: Option<std::path::PathBuf>,
+) -> anyhow::Result<(Tokenizer, std::path::PathBuf)> {
+    let path = path.context(
+        "no RoBERTa tokenizer: pass --tokenizer or set reward_model.tokenizer (e.g. \
+         tests/fixtures/tokenizers/roberta/tokenizer.json)",
+    )?;
+    let tokenizer = Tokenizer::from_file(&path)?;
+    let model_desc = rm
+        .base_model
+        .as_deref()
+        .unwrap_or("the fresh RoBERTa (reward_model.*)");
+    check_tokenizer(
+        &tokenizer,
+        model_config.vocab_size,
+        std::path::Path::new(model_desc),
+    )?;
+    Ok((tokenizer, path))
+}
+
+/// The model to train: `reward_model.base_model`, or `fresh` (seeded by the run's seed);
+/// with its config and tokenizer file (`reward_model.tokenizer` first).
+pub(super) fn classifier(
     rm: &RewardModelConfig,
     setup: &Setup,
+    fresh: RobertaConfig,
 ) -> anyhow::Result<(
     RobertaForSequenceClassification,
     RobertaConfig,
@@ -93,13 +115,7 @@ fn classifier(
         let (model, cfg) = RobertaForSequenceClassification::load(&files, &setup.autodiff)?;
         return Ok((model, cfg, rm.tokenizer.clone().or(files.tokenizer)));
     }
-    let cfg = RobertaConfig::sentiment(
-        rm.hidden_size,
-        rm.num_hidden_layers,
-        rm.num_attention_heads,
-        rm.max_length,
-    );
     setup.autodiff.seed(setup.config.seed);
-    let model = RobertaForSequenceClassification::init(&cfg, &setup.autodiff);
-    Ok((model, cfg, rm.tokenizer.clone()))
+    let model = RobertaForSequenceClassification::init(&fresh, &setup.autodiff);
+    Ok((model, fresh, rm.tokenizer.clone()))
 }

@@ -81,6 +81,20 @@ impl RobertaConfig {
         }
     }
 
+    /// A fresh scalar reward model: [`RobertaConfig::sentiment`] with one output (`num_labels =
+    /// 1`, transformers' `LABEL_0`), as trained on comparisons.
+    pub fn scalar(
+        hidden_size: usize,
+        num_hidden_layers: usize,
+        num_attention_heads: usize,
+        max_length: usize,
+    ) -> Self {
+        let mut config =
+            Self::sentiment(hidden_size, num_hidden_layers, num_attention_heads, max_length);
+        config.id2label = [("0".to_string(), "LABEL_0".to_string())].into();
+        config
+    }
+
     /// Reads and checks `config.json`; another `model_type` is [`ModelError::WrongArchitecture`].
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
         let value = read_config_json(path)?;
@@ -172,8 +186,12 @@ impl RobertaConfig {
         value
     }
 
-    /// Number of output classes.
+    /// Number of outputs: `id2label`'s size (1 for a scalar reward model), 2 when absent
+    /// (transformers' default).
     pub fn num_labels(&self) -> usize {
-        self.id2label.len().max(2)
+        match self.id2label.len() {
+            0 => 2,
+            n => n,
+        }
     }
 }

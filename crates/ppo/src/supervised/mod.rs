@@ -1,4 +1,4 @@
-//! The loop shared by the supervised trainers ([`sft`], [`classifier`]): a
+//! The loop shared by the supervised trainers ([`sft`], [`classifier`], [`pairwise`]): a
 //! seeded shuffle per epoch, AdamW with linear warm-up and decay, an evaluation after every
 //! epoch, and resumable checkpoints.
 //!
@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub mod classifier;
+pub mod pairwise;
 mod schedule;
 pub mod sft;
 

@@ -1,0 +1,143 @@
+//! `rlhf train-reward` with `reward_model.objective = "pairwise"`: a scalar reward model
+//! trained on comparisons between reviews, ranked by their reviewers' star ratings
+//! (`[reward_model.pairwise]`, docs/config.md).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use config::PairScope;
+use dataset::{
+    PairOptions, Review, preference_pairs, ratings_path_for, read_ratings, read_reviews,
+};
+use models::RobertaConfig;
+use models::export::tokenizer_files;
+use ppo::supervised::classifier::encode;
+use ppo::supervised::pairwise::{
+    EncodedPairs, PairwiseLoss, PairwiseTask, pairwise_report, score_all,
+};
+
+use super::load::split_file;
+use super::supervised::Setup;
+use super::train_reward::{classifier, tokenizer};
+use crate::progress;
+
+/// Reads reviews, ratings and pairs, trains and saves the scalar reward model; prints the
+/// pairwise accuracy per epoch.
+pub fn run(setup: &Setup) -> anyhow::Result<()> {
+    let config = &setup.config;
+    let rm = &config.reward_model;
+    let p = &rm.pairwise;
+    let fresh = RobertaConfig::scalar(
+        rm.hidden_size,
+        rm.num_hidden_layers,
+        rm.num_attention_heads,
+        rm.max_length,
+    );
+    let (model, model_config, tokenizer_path) = classifier(rm, setup, fresh)?;
+    if model_config.num_labels() != 1 {
+        bail!(
+            "reward_model.base_model has {} outputs; a pairwise reward model has one (num_labels \
+             = 1). Start from a scalar reward model, or leave base_model unset for a fresh one",
+            model_config.num_labels()
+        );
+    }
+    let (tokenizer, tokenizer_path) = tokenizer(rm, &model_config, tokenizer_path)?;
+    let max_length = rm.max_length.min(model_config.max_position_embeddings - 2);
+    let train_file = split_file(config, config.data.path.as_deref(), &config.data.split)?;
+    let test_file = split_file(config, rm.training.test_path.as_deref(), "test")?;
+    let options = |max_pairs: usize, seed: u64| PairOptions {
+        scope: p.pairs,
+        min_gap: p.min_gap,
+        max_pairs,
+        seed,
+    };
+    let spinner = progress::spinner("reading ratings and tokenizing");
+    let (train_reviews, train_pairs) = pairs(
+        config,
+        &train_file,
+        p.ratings_path.as_deref(),
+        options(p.max_pairs, config.seed),
+    )?;
+    let test_max = if p.test_max_pairs > 0 {
+        p.test_max_pairs
+    } else {
+        p.max_pairs
+    };
+    let (test_reviews, test_pairs) = pairs(
+        config,
+        &test_file,
+        p.test_ratings_path.as_deref(),
+        options(test_max, config.seed.wrapping_add(1)),
+    )?;
+    let train = EncodedPairs {
+        ids: encode(&tokenizer, &train_reviews, max_length)?.ids,
+        pairs: train_pairs,
+    };
+    let test = EncodedPairs {
+        ids: encode(&tokenizer, &test_reviews, max_length)?.ids,
+        pairs: test_pairs,
+    };
+    spinner.finish_and_clear();
+    let scope = match p.pairs {
+        PairScope::SameMovie => "same-movie",
+        PairScope::CrossMovie => "cross-movie",
+    };
+    println!(
+        "{} training pairs among {} reviews, {} held-out pairs among {} ({scope}, rating gap >= {})",
+        train.pairs.len(),
+        train.ids.len(),
+        test.pairs.len(),
+        test.ids.len(),
+        p.min_gap
+    );
+    let loss = PairwiseLoss {
+        margin: p.margin,
+        center_rewards_coefficient: p.center_rewards_coefficient,
+    };
+    let pad = model_config.pad_token_id;
+    let batch = rm.training.batch_size;
+    if !setup.resume {
+        let rewards = score_all(&model.valid(), &test, batch, pad, &setup.plain);
+        let before = pairwise_report(0, f64::NAN, &rewards, &test.pairs, loss);
+        println!(
+            "before training: test loss {:.4}, pairwise accuracy {:.1} %",
+            before.test_loss,
+            before.test_accuracy * 100.0
+        );
+    }
+    let files = tokenizer_files(&tokenizer_path);
+    let task = PairwiseTask {
+        train: &train,
+        test: &test,
+        eval_batch: batch,
+        loss,
+        config: &model_config,
+        tokenizer_files: &files,
+    };
+    setup.train(&task, model)?;
+    Ok(())
+}
+
+/// The reviews of `file` in file order, their ratings (`ratings`, else the file beside it) and
+/// the pairs among them.
+fn pairs(
+    config: &config::Config,
+    file: &Path,
+    ratings: Option<&Path>,
+    options: PairOptions,
+) -> anyhow::Result<(Vec<Review>, Vec<dataset::Pair>)> {
+    let data = &config.data;
+    let reviews = read_reviews(file, &data.text_column, &data.label_column)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    let ratings_file: PathBuf = ratings.map_or_else(|| ratings_path_for(file), Path::to_path_buf);
+    let ratings = read_ratings(&ratings_file, &reviews).with_context(|| {
+        format!(
+            "cannot read the star ratings of `{}` (reward_model.pairwise.ratings_path / \
+             test_ratings_path; default: the `-ratings.parquet` file beside the reviews)",
+            file.display()
+        )
+    })?;
+    let pairs = preference_pairs(&ratings, &options)?;
+    Ok((reviews, pairs))
+}
