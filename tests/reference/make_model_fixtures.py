@@ -5,6 +5,10 @@ Writes, under tests/fixtures/models/:
   tiny-roberta/   config.json, model.safetensors, pytorch_model.bin, tokenizer.json
   expected.json   logits/values/greedy tokens from transformers + TRL for a few texts,
                   single and in left/right-padded batches.
+With --only reward-heads (leaves the files above alone):
+  tiny-roberta-scalar/    a RoBERTa reward model with one output (num_labels = 1), the layout
+                          `rlhf train-reward --objective pairwise` saves
+  expected-reward-heads.json   its logits, as above
 
 The models use the REAL GPT-2 and RoBERTa tokenizers (tests/fixtures/tokenizers) and a tiny hidden
 size so the files stay small. Run by `cargo xtask fixtures`; CI never runs Python.
@@ -119,20 +123,22 @@ def make_gpt2(out_dir, tok_dir, seed):
     return expected
 
 
-def make_roberta(out_dir, tok_dir, seed):
+def make_roberta(out_dir, tok_dir, seed, name="tiny-roberta",
+                 labels=("NEGATIVE", "POSITIVE"), pickle=True):
     torch.manual_seed(seed)
     config = RobertaConfig(
         vocab_size=50265, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=16, max_position_embeddings=130, type_vocab_size=1, pad_token_id=1,
         bos_token_id=0, eos_token_id=2, initializer_range=0.2,
-        id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1},
+        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
         attn_implementation="eager",
     )
     model = RobertaForSequenceClassification(config).eval()
-    d = os.path.join(out_dir, "tiny-roberta")
+    d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
     model.save_pretrained(d, safe_serialization=True)
-    torch.save(model.state_dict(), os.path.join(d, "pytorch_model.bin"))
+    if pickle:
+        torch.save(model.state_dict(), os.path.join(d, "pytorch_model.bin"))
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(tok_dir, f), d)
     tok = fast_tokenizer(tok_dir)
@@ -155,9 +161,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=os.path.join(root, "fixtures", "models"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["reward-heads"])
     args = parser.parse_args()
     tokenizers = os.path.join(root, "fixtures", "tokenizers")
     os.makedirs(args.out, exist_ok=True)
+    versions = {"torch": torch.__version__, "transformers": __import__("transformers").__version__}
+    if args.only == "reward-heads":
+        expected = {
+            "versions": versions,
+            "roberta_scalar": make_roberta(args.out, os.path.join(tokenizers, "roberta"), args.seed + 1,
+                                           name="tiny-roberta-scalar", labels=("LABEL_0",), pickle=False),
+        }
+        with open(os.path.join(args.out, "expected-reward-heads.json"), "w") as f:
+            json.dump(expected, f)
+        print(f"wrote reward-head fixtures to {args.out}")
+        return
     expected = {
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
                      "trl": __import__("trl").__version__},

@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the offline IMDB pipeline with the `rlhf` binary: SFT a small GPT-2 →
-//! train a small reward classifier → PPO → evaluate against the SFT policy, then print the
-//! before/after table. Everything goes to `target/demo/`; each stage shows its own progress.
+//! train a small reward model → PPO → evaluate against the SFT policy, then print the
+//! before/after table. Everything goes to `target/demo/` (`target/demo-pairwise/` with
+//! `--reward pairwise`); each stage shows its own progress.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,18 +20,33 @@ pub const PPO_STEPS: usize = 80;
 /// Held-out prompts of the evaluation.
 pub const EVAL_PROMPTS: usize = 256;
 
+/// Which reward model the demo trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RewardKind {
+    /// A NEGATIVE/POSITIVE classifier on the reviews' labels; PPO maximises the POSITIVE logit.
+    Classifier,
+    /// A scalar reward model on comparisons from the reviewers' star ratings (Bradley–Terry);
+    /// PPO maximises its output (`reward.mode = "scalar"`).
+    Pairwise,
+}
+
 /// Runs the four stages on `data` (a directory with `train.parquet` and `test.parquet` in the
-/// `stanfordnlp/imdb` schema; default: the bundled subset) and prints the summary.
-pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
+/// `stanfordnlp/imdb` schema, and for `pairwise` the `-ratings.parquet` files beside them;
+/// default: the bundled subsets) and prints the summary.
+pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Result<()> {
     let started = Instant::now();
     cargo(root, &["build", "--profile", PROFILE, "-p", "cli"])?;
     let built = started.elapsed().as_secs_f64();
     let (train, test) = splits(root, data)?;
-    let out = root.join("target/demo");
+    let out = root.join(match reward {
+        RewardKind::Classifier => "target/demo",
+        RewardKind::Pairwise => "target/demo-pairwise",
+    });
     if out.exists() {
-        std::fs::remove_dir_all(&out).context("cannot clear the previous demo in target/demo")?;
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("cannot clear the previous demo in {}", out.display()))?;
     }
-    std::fs::create_dir_all(&out).context("cannot create target/demo")?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = |p: &str| out.join(p).to_string_lossy().into_owned();
     let (sft, rm, runs, eval) = (
         path("sft"),
@@ -40,6 +56,10 @@ pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
     );
     let run_dir = out.join("runs/demo").to_string_lossy().into_owned();
     let set = |key: &str, value: &str| format!("{key}={}", toml_string(value));
+    let reward_mode = match reward {
+        RewardKind::Classifier => "reward.mode=\"logit\"",
+        RewardKind::Pairwise => "reward.mode=\"scalar\"",
+    };
     let stages: [(&str, Vec<String>); 4] = [
         (
             "SFT: a small GPT-2 (n_embd 128, 2 layers) on review text",
@@ -55,20 +75,39 @@ pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
                 &sft,
             ]),
         ),
-        (
-            "reward model: a small RoBERTa sentiment classifier",
-            strings(&[
-                "train-reward",
-                "--config",
-                "config/reward-imdb.toml",
-                "--data",
-                &train,
-                "--test-data",
-                &test,
-                "--out",
-                &rm,
-            ]),
-        ),
+        match reward {
+            RewardKind::Classifier => (
+                "reward model: a small RoBERTa sentiment classifier",
+                strings(&[
+                    "train-reward",
+                    "--config",
+                    "config/reward-imdb.toml",
+                    "--data",
+                    &train,
+                    "--test-data",
+                    &test,
+                    "--out",
+                    &rm,
+                ]),
+            ),
+            RewardKind::Pairwise => {
+                let mut args = strings(&[
+                    "train-reward",
+                    "--config",
+                    "config/reward-pairwise-imdb.toml",
+                    "--out",
+                    &rm,
+                ]);
+                // Full data: its ratings files sit beside the reviews.
+                if data.is_some() {
+                    args.extend(strings(&["--data", &train, "--test-data", &test]));
+                }
+                (
+                    "reward model: a small RoBERTa trained on star-rating comparisons",
+                    args,
+                )
+            }
+        },
         (
             "PPO against the reward model",
             strings(&[
@@ -97,6 +136,8 @@ pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
                 "output.save_freq=25",
                 "--set",
                 "output.sample_freq=25",
+                "--set",
+                reward_mode,
             ]),
         ),
         (
@@ -115,6 +156,8 @@ pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
                 &EVAL_PROMPTS.to_string(),
                 "--out",
                 &eval,
+                "--set",
+                reward_mode,
             ]),
         ),
     ];
@@ -138,7 +181,7 @@ pub fn demo(root: &Path, data: Option<&Path>) -> anyhow::Result<()> {
         });
     }
     let total = started.elapsed().as_secs_f64();
-    println!("{}", summary(&out, built, &times, total)?);
+    println!("{}", summary(&out, reward, built, &times, total)?);
     Ok(())
 }
 

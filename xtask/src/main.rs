@@ -119,6 +119,10 @@ enum Task {
         /// bundled in tests/fixtures/imdb/demo.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// `classifier` (labels) or `pairwise` (comparisons from star ratings; outputs in
+        /// target/demo-pairwise).
+        #[arg(long, value_enum, default_value_t = demo::RewardKind::Classifier)]
+        reward: demo::RewardKind,
     },
 }
 
@@ -218,7 +222,7 @@ fn run(task: Task) -> anyhow::Result<()> {
                 size,
             },
         ),
-        Task::Demo { data } => demo::demo(&root, data.as_deref()),
+        Task::Demo { data, reward } => demo::demo(&root, data.as_deref(), reward),
     }
 }
 

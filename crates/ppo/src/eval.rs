@@ -36,7 +36,8 @@ pub struct EvalReport {
     pub reward_mean: f64,
     /// Median score.
     pub reward_median: f64,
-    /// Fraction of texts whose argmax label is the rewarded label.
+    /// Fraction of texts whose argmax label is the rewarded label; for a scalar reward model
+    /// (`reward.mode = "scalar"`), the fraction with a reward above 0.
     pub fraction_positive: f64,
     /// Mean over samples of Σ_t (log π − log π_ref) on the sampled tokens.
     pub kl_to_reference: f64,
@@ -119,8 +120,12 @@ pub fn evaluate(
             totals.nll -= tokens.map(|i| f64::from(ref_lp[i])).sum::<f64>();
             totals.tokens += response.len();
             let score = setup.scorer.reduce(&logits[row]);
-            let best = models::sampling::argmax(&logits[row]);
-            totals.positive += usize::from(best == setup.scorer.label());
+            let positive = if setup.scorer.is_scalar() {
+                score > 0.0
+            } else {
+                models::sampling::argmax(&logits[row]) == setup.scorer.label()
+            };
+            totals.positive += usize::from(positive);
             if totals.examples.len() < 16 {
                 totals.examples.push(EvalSample {
                     query: rollout.query_texts[row].clone(),

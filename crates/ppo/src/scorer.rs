@@ -80,6 +80,11 @@ impl ClassifierScorer {
         self.label
     }
 
+    /// True for a scalar reward model (`reward.mode = "scalar"`): the score is its one output.
+    pub fn is_scalar(&self) -> bool {
+        self.mode == RewardMode::Scalar
+    }
+
     /// Texts per classifier forward (`reward.batch_size`).
     pub fn batch_size(&self) -> usize {
         self.batch_size

@@ -103,7 +103,13 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
     spinner.finish_and_clear();
 
     print_table(&before, &after);
+    let win_rate = win_rate(&before.rewards, &after.rewards);
+    println!(
+        "the policy's response scores higher than the baseline's on {:.1} % of the prompts",
+        win_rate * 100.0
+    );
     let report = json!({
+        "win_rate": win_rate,
         "policy": args.policy,
         "baseline": args.baseline.clone().unwrap_or(config.policy.model.clone()),
         "prompts": prompts.len(),
@@ -165,5 +171,21 @@ fn print_table(before: &EvalReport, after: &EvalReport) {
             "  {:?}\n    {:+.2} {:?}\n    {:+.2} {:?}",
             x.query, x.reward, x.response, y.reward, y.response
         );
+    }
+}
+
+/// Share of prompts whose policy response out-scores the baseline's (both sampled from the same
+/// prompts in the same order); ties count as losses.
+fn win_rate(before: &[f64], after: &[f64]) -> f64 {
+    let wins = before.iter().zip(after).filter(|(b, a)| a > b).count();
+    wins as f64 / before.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn win_rate_counts_strict_wins_per_prompt() {
+        assert_eq!(super::win_rate(&[1.0, 2.0, 3.0, 0.0], &[2.0, 2.0, 1.0, 0.5]), 0.5);
+        assert_eq!(super::win_rate(&[], &[]), 0.0);
     }
 }
