@@ -116,7 +116,8 @@ pub struct PairwiseConfig {
     pub test_ratings_path: Option<PathBuf>,
     /// Same-movie pairs, or random pairs across movies.
     pub pairs: PairScope,
-    /// Smallest rating difference that makes a pair (1–9).
+    /// Smallest rating difference that makes a training pair (1–9); held-out pairs keep every
+    /// gap.
     pub min_gap: u8,
     /// At most this many training pairs, a seeded sample (0 = all same-movie pairs; one
     /// cross-movie pair per review).

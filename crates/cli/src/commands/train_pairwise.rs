@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use burn::module::Module;
 use config::PairScope;
 use dataset::{
@@ -34,21 +34,25 @@ pub fn run(setup: &Setup) -> anyhow::Result<()> {
         rm.num_attention_heads,
         rm.max_length,
     );
-    let (model, model_config, tokenizer_path) = classifier(rm, setup, fresh)?;
+    let (mut model, mut model_config, tokenizer_path) = classifier(rm, setup, fresh)?;
     if model_config.num_labels() != 1 {
-        bail!(
-            "reward_model.base_model has {} outputs; a pairwise reward model has one (num_labels \
-             = 1). Start from a scalar reward model, or leave base_model unset for a fresh one",
-            model_config.num_labels()
+        // A classifier as the start (e.g. a sentiment model): its encoder, a fresh scalar head.
+        println!(
+            "reward_model.base_model has {} labels ({}); training its encoder with a fresh \
+             one-output head",
+            model_config.num_labels(),
+            model_config.labels().unwrap_or_default().join(", ")
         );
+        (model, model_config) = model.with_scalar_head(&model_config);
     }
     let (tokenizer, tokenizer_path) = tokenizer(rm, &model_config, tokenizer_path)?;
     let max_length = rm.max_length.min(model_config.max_position_embeddings - 2);
     let train_file = split_file(config, config.data.path.as_deref(), &config.data.split)?;
     let test_file = split_file(config, rm.training.test_path.as_deref(), "test")?;
-    let options = |max_pairs: usize, seed: u64| PairOptions {
+    // Held-out pairs keep every gap, so that accuracy can be reported by gap.
+    let options = |min_gap: u8, max_pairs: usize, seed: u64| PairOptions {
         scope: p.pairs,
-        min_gap: p.min_gap,
+        min_gap,
         max_pairs,
         seed,
     };
@@ -57,7 +61,7 @@ pub fn run(setup: &Setup) -> anyhow::Result<()> {
         config,
         &train_file,
         p.ratings_path.as_deref(),
-        options(p.max_pairs, config.seed),
+        options(p.min_gap, p.max_pairs, config.seed),
     )?;
     let test_max = if p.test_max_pairs > 0 {
         p.test_max_pairs
@@ -68,7 +72,7 @@ pub fn run(setup: &Setup) -> anyhow::Result<()> {
         config,
         &test_file,
         p.test_ratings_path.as_deref(),
-        options(test_max, config.seed.wrapping_add(1)),
+        options(1, test_max, config.seed.wrapping_add(1)),
     )?;
     let train = EncodedPairs {
         ids: encode(&tokenizer, &train_reviews, max_length)?.ids,
@@ -84,12 +88,12 @@ pub fn run(setup: &Setup) -> anyhow::Result<()> {
         PairScope::CrossMovie => "cross-movie",
     };
     println!(
-        "{} training pairs among {} reviews, {} held-out pairs among {} ({scope}, rating gap >= {})",
+        "{} training pairs among {} reviews ({scope}, rating gap >= {}), {} held-out pairs among {}",
         train.pairs.len(),
         train.ids.len(),
+        p.min_gap,
         test.pairs.len(),
         test.ids.len(),
-        p.min_gap
     );
     let loss = PairwiseLoss {
         margin: p.margin,

@@ -127,6 +127,24 @@ impl RobertaForSequenceClassification {
         out
     }
 
+    /// The same encoder with a fresh one-output `out_proj` (Normal(0, 0.02), zero bias) and the
+    /// config of a scalar reward model (`LABEL_0`): what transformers builds when a classifier
+    /// is loaded with `num_labels = 1`, the start of pairwise training from a classifier.
+    pub fn with_scalar_head(mut self, config: &RobertaConfig) -> (Self, RobertaConfig) {
+        let device = self.classifier.dense.weight.device();
+        let mut out_proj = LinearConfig::new(config.hidden_size, 1)
+            .with_initializer(Initializer::Normal {
+                mean: 0.0,
+                std: 0.02,
+            })
+            .init(&device);
+        out_proj.bias = out_proj.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        self.classifier.out_proj = out_proj;
+        let mut config = config.clone();
+        config.id2label = [("0".to_string(), "LABEL_0".to_string())].into();
+        (self, config)
+    }
+
     /// Saves `config.json` + `model.safetensors` (+ tokenizer files) into `dir`, loadable by
     /// `transformers.RobertaForSequenceClassification.from_pretrained` and by
     /// [`RobertaForSequenceClassification::load`].
