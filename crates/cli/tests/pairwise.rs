@@ -106,3 +106,34 @@ fn ppo_and_eval_run_against_a_scalar_reward_model() {
         Some(positive as f64 / rewards.len() as f64)
     );
 }
+
+#[test]
+fn reward_normalisation_is_fitted_stored_and_reused_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["--set", "reward.normalize=true", "--set", "reward.normalize_samples=16"];
+    let args = tiny_train_args(dir.path(), "norm", 1, &extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = rlhf(&args);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let line = |out: &std::process::Output| {
+        text(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("reward normalisation: gain"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no normalisation line in {}", text(&out.stdout)))
+    };
+    let first = line(&run);
+    let file = dir.path().join("norm/reward_normalization.json");
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(fit["samples"], 16);
+    let (gain, std) = (fit["gain"].as_f64().unwrap(), fit["std"].as_f64().unwrap());
+    assert!(gain > 0.0 && (gain * std - 1.0).abs() < 1e-9, "{fit}");
+    // Resuming reads the stored fit instead of sampling again.
+    let mut resumed = tiny_train_args(dir.path(), "norm", 2, &extra);
+    resumed.push("--resume".into());
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let run = rlhf(&resumed);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(line(&run), first);
+}

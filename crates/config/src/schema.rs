@@ -125,6 +125,12 @@ pub struct RewardConfig {
     pub batch_size: usize,
     /// Reward-tokenizer truncation length, in tokens including `<s>` and `</s>`.
     pub max_length: usize,
+    /// lm-human-preferences' reward normalisation: before the first PPO step, fit a gain and a
+    /// bias so that the reward of the reference policy's samples has mean 0 and std 1, store
+    /// them with the run, and apply them to every score.
+    pub normalize: bool,
+    /// Prompts sampled from the reference policy to fit the normalisation.
+    pub normalize_samples: usize,
 }
 
 impl Default for RewardConfig {
@@ -136,6 +142,8 @@ impl Default for RewardConfig {
             mode: RewardMode::Logit,
             batch_size: 16,
             max_length: 512,
+            normalize: false,
+            normalize_samples: 256,
         }
     }
 }

@@ -31,6 +31,7 @@ impl Config {
             ("ppo.ppo_epochs", p.ppo_epochs),
             ("ppo.steps", p.steps),
             ("reward.batch_size", self.reward.batch_size),
+            ("reward.normalize_samples", self.reward.normalize_samples),
         ] {
             c.require(value > 0, key, || "must be at least 1".into());
         }

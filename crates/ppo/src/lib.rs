@@ -34,6 +34,7 @@ pub mod kl;
 pub mod loss;
 pub mod masked;
 pub mod plot;
+pub mod reward_norm;
 pub mod rollout;
 pub mod scorer;
 pub mod scores;

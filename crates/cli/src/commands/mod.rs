@@ -11,6 +11,7 @@ mod score;
 mod sft;
 mod supervised;
 mod train;
+mod normalize;
 mod train_pairwise;
 mod train_reward;
 

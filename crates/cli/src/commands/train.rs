@@ -16,6 +16,7 @@ use ppo::trainer::{MetricsLog, StepOutput, check_ranks, cut_after_step, read_lin
 use ppo::{Trainer, TrainerParts};
 
 use super::load::{load_policy, load_prompts, load_resumed_policy, load_scorer};
+use super::normalize;
 use crate::args::{ConfigArgs, TrainArgs};
 use crate::ranks::Ranks;
 use crate::{device, progress};
@@ -78,6 +79,21 @@ fn train(layers: &ConfigArgs, args: &TrainArgs, ranks: &Ranks) -> anyhow::Result
     let scorer = load_scorer(&config, &plain)?;
     spinner.finish_and_clear();
     let (policy, tokenizer, gpt2) = (loaded.policy, loaded.tokenizer, loaded.config);
+    let reference_parts = normalize::Reference {
+        policy: &reference,
+        config: &gpt2,
+        tokenizer: &tokenizer,
+        device: &plain,
+    };
+    let scorer = normalize::scorer(
+        &config,
+        scorer,
+        reference_parts,
+        &prompt_set.prompts,
+        &run_dir,
+        resume_from.is_some(),
+        root,
+    )?;
     let tokenizer_files = tokenizer_files(tokenizer.source());
     let parts = TrainerParts {
         config: config.clone(),
@@ -87,7 +103,7 @@ fn train(layers: &ConfigArgs, args: &TrainArgs, ranks: &Ranks) -> anyhow::Result
         gpt2,
         tokenizer,
         tokenizer_files,
-        scorer: Box::new(scorer),
+        scorer,
         prompts: prompt_set.prompts,
         run_dir: run_dir.clone(),
         collective: ranks.collective(),
