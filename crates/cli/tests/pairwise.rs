@@ -39,7 +39,7 @@ fn pairwise_training_lowers_the_loss_and_saves_a_scalar_model() {
     let run = rlhf(&args);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
-    assert!(stdout.contains("128 training pairs among 4011 reviews"), "{stdout}");
+    assert!(stdout.contains("128 training pairs among 8016 reviews"), "{stdout}");
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let reports: Vec<serde_json::Value> =
         metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

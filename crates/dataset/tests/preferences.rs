@@ -24,9 +24,9 @@ fn bundled_preferences_give_same_movie_pairs() {
         seed: 0,
     };
     let pairs = preference_pairs(&ratings, &options).unwrap();
-    // make_preference_subset.py printed 21,860 same-movie pairs, 8,584 with a gap >= 3.
-    assert_eq!(pairs.len(), 21_860);
-    assert_eq!(pairs.iter().filter(|p| p.gap >= 3).count(), 8_584);
+    // make_preference_subset.py printed 42,989 same-movie pairs, 16,746 with a gap >= 3.
+    assert_eq!(pairs.len(), 42_989);
+    assert_eq!(pairs.iter().filter(|p| p.gap >= 3).count(), 16_746);
 }
 
 #[test]

@@ -52,11 +52,16 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
                     .map(|(l, v)| (l.clone(), serde_json::json!(v)))
                     .collect::<serde_json::Map<_, _>>()
             };
-            let line = serde_json::json!({
-                "text": text,
-                "logits": named(row),
-                "probabilities": named(&probs),
-            });
+            // A scalar reward model (one output) has a reward, not class probabilities.
+            let line = if row.len() == 1 {
+                serde_json::json!({"text": text, "logits": named(row), "reward": row[0]})
+            } else {
+                serde_json::json!({
+                    "text": text,
+                    "logits": named(row),
+                    "probabilities": named(&probs),
+                })
+            };
             progress::say(&bar, line);
         }
         bar.inc(chunk.len() as u64);
