@@ -80,7 +80,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         rows.iter().filter(|r| r["kind"] == k).cloned().collect()
     };
     let (ours_gen, ours_ppo) = (kind(&ours, "generation"), kind(&ours, "ppo_step"));
-    let (ref_gen, ref_ppo) = if have_python {
+    let (ref_gen, ref_ppo, torch_gemm) = if have_python {
         let py = python::interpreter(root);
         let mut a = vec!["--model-dir", gpt2.as_str(), "--batch"];
         a.extend(gen_sizes.iter().map(String::as_str));
@@ -106,10 +106,17 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
             &a,
             true,
         )?);
-        (generation, ppo)
+        let gemm = json_lines(&python::run_script_output(
+            root,
+            &py,
+            "bench_gemm.py",
+            &[],
+            true,
+        )?);
+        (generation, ppo, gemm.into_iter().next())
     } else {
         eprintln!("Python reference not available: reporting our figures only");
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), None)
     };
     let machine = machine();
     println!("\nMachine: {machine}; weights: {}", plan.size.describe());
@@ -199,10 +206,16 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         let b = o["batch"].as_u64().unwrap_or(0);
         ppo_rows.push(json!({"batch": b, "ours": o, "reference": find(&ref_ppo, b)}));
     }
+    let floor = crate::bench_floor::print(
+        &kind(&ours, "gemm"),
+        torch_gemm.as_ref(),
+        &ours_ppo,
+        &ref_ppo,
+    );
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let report = json!({"machine": machine, "weights": plan.size.describe(),
-        "generation": gen_rows, "ppo_step": ppo_rows});
+        "generation": gen_rows, "ppo_step": ppo_rows, "floor": floor});
     std::fs::write(
         dir.join("report.json"),
         serde_json::to_string_pretty(&report)?,
@@ -229,16 +242,16 @@ fn run_rlhf(root: &Path, rlhf: &Rlhf, args: &[String]) -> anyhow::Result<Vec<Val
     Ok(json_lines(&String::from_utf8_lossy(&out.stdout)))
 }
 
-fn find(rows: &[Value], batch: u64) -> Option<&Value> {
+pub(crate) fn find(rows: &[Value], batch: u64) -> Option<&Value> {
     rows.iter().find(|r| r["batch"].as_u64() == Some(batch))
 }
 
 /// The implementation a row measured (`rlhf-burn-<device>`, or the reference's name).
-fn name(row: &Value) -> &str {
+pub(crate) fn name(row: &Value) -> &str {
     row["impl"].as_str().unwrap_or("?")
 }
 
-fn num(x: Option<f64>) -> String {
+pub(crate) fn num(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.2}"))
 }
 

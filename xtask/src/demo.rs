@@ -30,7 +30,7 @@ pub enum RewardKind {
     Pairwise,
 }
 
-/// Runs the four stages on `data` (a directory with `train.parquet` and `test.parquet` in the
+/// Runs the stages (four; five for `pairwise`) on `data` (a directory with `train.parquet` and `test.parquet` in the
 /// `stanfordnlp/imdb` schema, and for `pairwise` the `-ratings.parquet` files beside them;
 /// default: the bundled subsets) and prints the summary.
 pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Result<()> {
@@ -48,8 +48,9 @@ pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Res
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = |p: &str| out.join(p).to_string_lossy().into_owned();
-    let (sft, rm, runs, eval) = (
+    let (sft, classifier, rm, runs, eval) = (
         path("sft"),
+        path("classifier"),
         path("reward-model"),
         path("runs"),
         path("eval"),
@@ -60,54 +61,64 @@ pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Res
         RewardKind::Classifier => "reward.mode=\"logit\"",
         RewardKind::Pairwise => "reward.mode=\"scalar\"",
     };
-    let stages: [(&str, Vec<String>); 4] = [
-        (
-            "SFT: a small GPT-2 (n_embd 128, 2 layers) on review text",
-            strings(&[
-                "sft",
+    let classifier_stage = |out: &str| {
+        strings(&[
+            "train-reward",
+            "--config",
+            "config/reward-imdb.toml",
+            "--data",
+            &train,
+            "--test-data",
+            &test,
+            "--out",
+            out,
+        ])
+    };
+    let mut stages: Vec<(&str, Vec<String>)> = vec![(
+        "SFT: a small GPT-2 (n_embd 128, 2 layers) on review text",
+        strings(&[
+            "sft",
+            "--config",
+            "config/sft-imdb.toml",
+            "--data",
+            &train,
+            "--test-data",
+            &test,
+            "--out",
+            &sft,
+        ]),
+    )];
+    match reward {
+        RewardKind::Classifier => stages.push((
+            "reward model: a small RoBERTa sentiment classifier",
+            classifier_stage(&rm),
+        )),
+        RewardKind::Pairwise => {
+            // The classifier's encoder is the start; the comparisons train a scalar head on it.
+            stages.push((
+                "classifier: the pairwise model's starting point, on labels",
+                classifier_stage(&classifier),
+            ));
+            let mut args = strings(&[
+                "train-reward",
                 "--config",
-                "config/sft-imdb.toml",
-                "--data",
-                &train,
-                "--test-data",
-                &test,
+                "config/reward-pairwise-imdb.toml",
+                "--base-model",
+                &classifier,
                 "--out",
-                &sft,
-            ]),
-        ),
-        match reward {
-            RewardKind::Classifier => (
-                "reward model: a small RoBERTa sentiment classifier",
-                strings(&[
-                    "train-reward",
-                    "--config",
-                    "config/reward-imdb.toml",
-                    "--data",
-                    &train,
-                    "--test-data",
-                    &test,
-                    "--out",
-                    &rm,
-                ]),
-            ),
-            RewardKind::Pairwise => {
-                let mut args = strings(&[
-                    "train-reward",
-                    "--config",
-                    "config/reward-pairwise-imdb.toml",
-                    "--out",
-                    &rm,
-                ]);
-                // Full data: its ratings files sit beside the reviews.
-                if data.is_some() {
-                    args.extend(strings(&["--data", &train, "--test-data", &test]));
-                }
-                (
-                    "reward model: a small RoBERTa trained on star-rating comparisons",
-                    args,
-                )
+                &rm,
+            ]);
+            // Full data: its ratings files sit beside the reviews.
+            if data.is_some() {
+                args.extend(strings(&["--data", &train, "--test-data", &test]));
             }
-        },
+            stages.push((
+                "reward model: Bradley-Terry on star-rating comparisons",
+                args,
+            ));
+        }
+    }
+    stages.extend([
         (
             "PPO against the reward model",
             strings(&[
@@ -160,11 +171,12 @@ pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Res
                 reward_mode,
             ]),
         ),
-    ];
+    ]);
     let binary = root.join("target").join(PROFILE).join("rlhf");
     let mut times = Vec::new();
+    let n = stages.len();
     for (i, (title, args)) in stages.into_iter().enumerate() {
-        eprintln!("\n=== {}/4 {title} ===", i + 1);
+        eprintln!("\n=== {}/{n} {title} ===", i + 1);
         let t = Instant::now();
         let status = Command::new(&binary)
             .args(&args)

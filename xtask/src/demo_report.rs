@@ -73,11 +73,22 @@ pub fn summary(
     )?;
     let (before, after) = (&report["before"], &report["after"]);
     let pairwise = reward == RewardKind::Pairwise;
-    let accuracy = num(&rm, if pairwise { "accuracy_gap_3_plus" } else { "test_accuracy" });
+    let accuracy = num(
+        &rm,
+        if pairwise {
+            "accuracy_gap_3_plus"
+        } else {
+            "test_accuracy"
+        },
+    );
     let near_accuracy = num(&rm, "accuracy_gap_1_2");
     let raw_gain = num(after, "reward_mean") - num(before, "reward_mean");
     let sft_std = std_dev(&before["rewards"]);
-    let gain = if pairwise { raw_gain / sft_std } else { raw_gain };
+    let gain = if pairwise {
+        raw_gain / sft_std
+    } else {
+        raw_gain
+    };
     let win_rate = num(&report, "win_rate");
     let ppl_ratio =
         num(after, "perplexity_under_reference") / num(before, "perplexity_under_reference");
@@ -160,7 +171,11 @@ pub fn summary(
         (
             format!(
                 "mean reward gain >= {MIN_GAIN:.1} {}",
-                if pairwise { "std of SFT's rewards" } else { "logit" }
+                if pairwise {
+                    "std of SFT's rewards"
+                } else {
+                    "logit"
+                }
             ),
             format!("{gain:+.3}"),
             gain >= MIN_GAIN,

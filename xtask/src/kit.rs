@@ -71,7 +71,10 @@ pub fn pack(root: &Path) -> anyhow::Result<()> {
     for lib in ["libGLdispatch.so.0", "libGLX.so.0"] {
         let path = Path::new("/usr/lib/x86_64-linux-gnu").join(lib);
         let path = path.canonicalize().with_context(|| {
-            format!("`{}` is missing; apt-get install libglvnd0 libglx0", path.display())
+            format!(
+                "`{}` is missing; apt-get install libglvnd0 libglx0",
+                path.display()
+            )
         })?;
         copy(&path, &kit.join("lib").join(lib))?;
     }

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 
 mod backends;
 mod bench;
+mod bench_floor;
 mod build;
 mod demo;
 mod demo_report;

@@ -14,6 +14,12 @@ pub const FULL_SIZE_DIR: &str = "target/reference-models";
 pub fn fixtures(root: &Path) -> anyhow::Result<()> {
     let py = python::require(root)?;
     python::run_script(root, &py, "make_model_fixtures.py", &[])?;
+    python::run_script(
+        root,
+        &py,
+        "make_model_fixtures.py",
+        &["--only", "reward-heads"],
+    )?;
     python::run_script(root, &py, "ppo_trl011.py", &[])?;
     eprintln!("fixtures regenerated; run `cargo test -p models` to check them");
     Ok(())

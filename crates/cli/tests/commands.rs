@@ -271,12 +271,19 @@ fn bench_prints_one_json_line_per_measurement() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!(lines[0]["kind"], "generation");
-    assert_eq!(lines[0]["impl"], "rlhf-burn-flex");
-    assert!(lines[0]["tokens_per_s"].as_f64().unwrap() > 0.0);
-    assert_eq!(lines[1]["kind"], "ppo_step");
-    let seconds = &lines[1]["seconds"];
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "gemm");
+    assert!(lines[0]["gflops"].as_f64().unwrap() > 0.0);
+    assert!(lines[0]["threads"].as_u64().unwrap() >= 1);
+    assert_eq!(lines[1]["kind"], "generation");
+    assert_eq!(lines[1]["impl"], "rlhf-burn-flex");
+    assert!(lines[1]["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[2]["kind"], "ppo_step");
+    // The step's matrix FLOPs and the rate they were done at.
+    let flops = &lines[2]["flops"];
+    assert!(flops["total"].as_f64().unwrap() > flops["optimize_step"].as_f64().unwrap());
+    assert!(lines[2]["gflops_per_s"].as_f64().unwrap() > 0.0);
+    let seconds = &lines[2]["seconds"];
     for phase in [
         "generate",
         "score",

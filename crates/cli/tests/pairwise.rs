@@ -39,13 +39,23 @@ fn pairwise_training_lowers_the_loss_and_saves_a_scalar_model() {
     let run = rlhf(&args);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
-    assert!(stdout.contains("128 training pairs among 8016 reviews"), "{stdout}");
+    assert!(
+        stdout.contains("128 training pairs among 8016 reviews"),
+        "{stdout}"
+    );
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let reports: Vec<serde_json::Value> =
-        metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reports: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(reports.len(), 2);
     let last = &reports[1];
-    for key in ["test_accuracy", "accuracy_gap_1_2", "accuracy_gap_3_plus", "reward_std"] {
+    for key in [
+        "test_accuracy",
+        "accuracy_gap_1_2",
+        "accuracy_gap_3_plus",
+        "reward_std",
+    ] {
         assert!(last[key].as_f64().unwrap().is_finite(), "{key}: {last}");
     }
     assert!(!last["by_gap"].as_array().unwrap().is_empty());
@@ -73,7 +83,11 @@ fn ppo_and_eval_run_against_a_scalar_reward_model() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = rlhf(&args);
     assert!(!run.status.success());
-    assert!(text(&run.stderr).contains("reward.mode = \"scalar\""), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("reward.mode = \"scalar\""),
+        "{}",
+        text(&run.stderr)
+    );
 
     let eval_dir = dir.path().join("eval");
     let run = rlhf(&[
@@ -110,7 +124,12 @@ fn ppo_and_eval_run_against_a_scalar_reward_model() {
 #[test]
 fn reward_normalisation_is_fitted_stored_and_reused_on_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = ["--set", "reward.normalize=true", "--set", "reward.normalize_samples=16"];
+    let extra = [
+        "--set",
+        "reward.normalize=true",
+        "--set",
+        "reward.normalize_samples=16",
+    ];
     let args = tiny_train_args(dir.path(), "norm", 1, &extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = rlhf(&args);

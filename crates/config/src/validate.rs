@@ -222,7 +222,12 @@ impl Config {
         c.require(
             (1..=9).contains(&p.min_gap),
             "reward_model.pairwise.min_gap",
-            || format!("ratings are 1-10, so the gap must be in 1..=9, got {}", p.min_gap),
+            || {
+                format!(
+                    "ratings are 1-10, so the gap must be in 1..=9, got {}",
+                    p.min_gap
+                )
+            },
         );
         for (key, value) in [
             ("reward_model.pairwise.margin", p.margin),

@@ -25,7 +25,9 @@ pub use batch::{LeftPadded, LoaderState, PromptLoader, left_pad, permutation};
 pub use error::DatasetError;
 pub use hub::{HubError, HubOptions, RepoKind};
 pub use imdb::{Review, read_reviews, resolve_data_file};
-pub use preferences::{Pair, PairOptions, Rating, preference_pairs, ratings_path_for, read_ratings};
+pub use preferences::{
+    Pair, PairOptions, Rating, preference_pairs, ratings_path_for, read_ratings,
+};
 pub use prompts::{LengthSampler, Prompt, build_prompts};
 pub use stats::DataStats;
 pub use tokenizer::Tokenizer;

@@ -104,7 +104,12 @@ pub fn read_ratings(path: &Path, reviews: &[Review]) -> Result<Vec<Rating>, Data
         movies.str().map_err(polars)?,
     );
     let mut out = Vec::with_capacity(reviews.len());
-    for (i, ((row, rating), movie)) in rows.iter().zip(ratings.iter()).zip(movies.iter()).enumerate() {
+    for (i, ((row, rating), movie)) in rows
+        .iter()
+        .zip(ratings.iter())
+        .zip(movies.iter())
+        .enumerate()
+    {
         let (Some(row), Some(rating), Some(movie)) = (row, rating, movie) else {
             return Err(bad(format!("row {i} has an empty value")));
         };
@@ -249,13 +254,20 @@ mod tests {
             assert_eq!(p.gap, r[p.chosen].rating - r[p.rejected].rating);
             assert!(p.gap >= 1);
         }
-        assert!(all.contains(&Pair { chosen: 4, rejected: 1, gap: 8 }));
+        assert!(all.contains(&Pair {
+            chosen: 4,
+            rejected: 1,
+            gap: 8
+        }));
         let wide = preference_pairs(&r, &options(PairScope::SameMovie, 4, 0)).unwrap();
         assert_eq!(wide.len(), 4); // 10-3, 7-3, 7-3, 9-1
         let few = preference_pairs(&r, &options(PairScope::SameMovie, 1, 3)).unwrap();
         assert_eq!(few.len(), 3);
         assert!(few.iter().all(|p| all.contains(p)));
-        assert_eq!(few, preference_pairs(&r, &options(PairScope::SameMovie, 1, 3)).unwrap());
+        assert_eq!(
+            few,
+            preference_pairs(&r, &options(PairScope::SameMovie, 1, 3)).unwrap()
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use config::PairScope;
 use dataset::{PairOptions, preference_pairs, ratings_path_for, read_ratings, read_reviews};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/imdb").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/imdb")
+        .join(name)
 }
 
 #[test]
@@ -35,7 +37,10 @@ fn misaligned_ratings_are_refused_with_the_reason() {
     let test = read_reviews(&fixture("prefs/test.parquet"), "text", "label").unwrap();
     // Another split's ratings: the row counts differ.
     let err = read_ratings(&fixture("prefs/test-ratings.parquet"), &train).unwrap_err();
-    assert!(err.to_string().contains("rows but the reviews have"), "{err}");
+    assert!(
+        err.to_string().contains("rows but the reviews have"),
+        "{err}"
+    );
     // Same count, wrong order: labels and ratings disagree somewhere.
     let mut shuffled = test.clone();
     shuffled.reverse();

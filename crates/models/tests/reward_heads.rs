@@ -20,7 +20,13 @@ fn expected() -> serde_json::Value {
 }
 
 fn load(dir: &std::path::Path) -> RewardModel {
-    RewardModel::load(dir.to_str().unwrap(), "main", &HubOptions::from_env(), &device()).unwrap()
+    RewardModel::load(
+        dir.to_str().unwrap(),
+        "main",
+        &HubOptions::from_env(),
+        &device(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -49,7 +55,12 @@ fn scalar_roberta_scores_like_transformers() {
         .iter()
         .map(|r| ints(r).into_iter().filter(|&id| id != 1).collect())
         .collect();
-    for (got, want) in rm.logits(&rows).unwrap().iter().zip(padded["logits"].as_array().unwrap()) {
+    for (got, want) in rm
+        .logits(&rows)
+        .unwrap()
+        .iter()
+        .zip(padded["logits"].as_array().unwrap())
+    {
         assert!(max_abs_diff(got, &floats(want)) < TOL);
     }
 }
@@ -67,7 +78,8 @@ fn layout(path: &std::path::Path) -> BTreeMap<String, Vec<usize>> {
 #[test]
 fn a_saved_scalar_model_has_transformers_layout_and_the_same_outputs() {
     let src = fixtures().join("tiny-roberta-scalar");
-    let files = ModelFiles::resolve(src.to_str().unwrap(), "main", &HubOptions::from_env()).unwrap();
+    let files =
+        ModelFiles::resolve(src.to_str().unwrap(), "main", &HubOptions::from_env()).unwrap();
     let (model, config) = RobertaForSequenceClassification::load(&files, &device()).unwrap();
     let out = tempfile::tempdir().unwrap();
     model

@@ -192,7 +192,10 @@ impl TrainRewardArgs {
             .value("reward_model.max_length", self.max_length)
             .text("reward_model.objective", self.objective.as_deref())
             .path("reward_model.pairwise.ratings_path", self.ratings.as_ref())
-            .path("reward_model.pairwise.test_ratings_path", self.test_ratings.as_ref())
+            .path(
+                "reward_model.pairwise.test_ratings_path",
+                self.test_ratings.as_ref(),
+            )
             .text("reward_model.pairwise.pairs", self.pairs.as_deref())
             .value("reward_model.pairwise.min_gap", self.min_gap)
             .value("reward_model.pairwise.max_pairs", self.max_pairs)

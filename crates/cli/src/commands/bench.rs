@@ -79,6 +79,16 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
         let policy_files = &files;
         say(all_reduce(policy_files, &ranks, args.repeats, &plain)?);
     }
+    if ranks.size() == 1 {
+        say(json!({
+            "kind": "gemm",
+            "impl": label,
+            "n": GEMM_N,
+            "gflops": super::bench_flops::gemm_gflops(&plain, GEMM_N, 5),
+            "threads": threads(),
+            "gemm_isa": gemm_isa(),
+        }));
+    }
     for &b in generation_batches {
         let seconds = generation(&files, &prompts(b)?[..b], args.repeats, &plain)?;
         let line = json!({
@@ -101,15 +111,31 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
         config.generation.output_min_length = NEW_TOKENS;
         config.generation.output_max_length = NEW_TOKENS + 1;
         config.reward.batch_size = b;
+        let rows = prompts(b)?;
+        let prompt_len =
+            rows[..b].iter().map(|p| p.input_ids.len()).sum::<usize>() as f64 / b as f64;
         let seconds = ppo_step(
             &files,
             &args.reward,
             config,
-            prompts(b)?,
+            rows,
             &tokenizer,
             args,
             (&plain, &ranks),
         )?;
+        let (gpt2, roberta) = (
+            models::Gpt2Config::from_file(&files.config)?,
+            models::RobertaConfig::from_file(&args.reward.join("config.json"))?,
+        );
+        // The reward tokenizer sees the decoded prompt + response (+ <s>, </s>): about as many
+        // tokens as GPT-2's.
+        let reward_len = prompt_len + NEW_TOKENS as f64 + 2.0;
+        let flops = super::bench_flops::StepFlops::new(
+            &gpt2,
+            &roberta,
+            (b, prompt_len, NEW_TOKENS, reward_len, 4),
+        );
+        let total = seconds["total"].as_f64().unwrap_or(f64::NAN);
         let line = json!({
             "kind": "ppo_step",
             "impl": label,
@@ -118,6 +144,16 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             "seconds": seconds,
             "peak_rss_mb": peak_rss_mb(),
             "gemm_isa": gemm_isa(),
+            "threads": threads(),
+            "prompt_tokens_mean": prompt_len,
+            "flops": {
+                "generate": flops.generate,
+                "score": flops.score,
+                "forward_pass": flops.forward,
+                "optimize_step": flops.optimize,
+                "total": flops.total(),
+            },
+            "gflops_per_s": flops.total() / total / 1e9,
         });
         say(line);
     }
@@ -284,6 +320,18 @@ fn ppo_step(
         "ppo_step": total - generate - score,
         "total": total,
     }))
+}
+
+/// Side of the square matrices of the GEMM measurement.
+const GEMM_N: usize = 2048;
+
+/// Threads of the CPU backends' pool: `RAYON_NUM_THREADS`, else every core.
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -185,7 +185,10 @@ fn win_rate(before: &[f64], after: &[f64]) -> f64 {
 mod tests {
     #[test]
     fn win_rate_counts_strict_wins_per_prompt() {
-        assert_eq!(super::win_rate(&[1.0, 2.0, 3.0, 0.0], &[2.0, 2.0, 1.0, 0.5]), 0.5);
+        assert_eq!(
+            super::win_rate(&[1.0, 2.0, 3.0, 0.0], &[2.0, 2.0, 1.0, 0.5]),
+            0.5
+        );
         assert_eq!(super::win_rate(&[], &[]), 0.0);
     }
 }

@@ -1,17 +1,18 @@
 //! Subcommand dispatch.
 
 mod bench;
+mod bench_flops;
 mod check_backend;
 mod data;
 mod eval;
 mod export;
 mod generate;
 mod load;
+mod normalize;
 mod score;
 mod sft;
 mod supervised;
 mod train;
-mod normalize;
 mod train_pairwise;
 mod train_reward;
 

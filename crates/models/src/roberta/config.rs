@@ -89,8 +89,12 @@ impl RobertaConfig {
         num_attention_heads: usize,
         max_length: usize,
     ) -> Self {
-        let mut config =
-            Self::sentiment(hidden_size, num_hidden_layers, num_attention_heads, max_length);
+        let mut config = Self::sentiment(
+            hidden_size,
+            num_hidden_layers,
+            num_attention_heads,
+            max_length,
+        );
         config.id2label = [("0".to_string(), "LABEL_0".to_string())].into();
         config
     }

@@ -138,7 +138,9 @@ impl RobertaForSequenceClassification {
                 std: 0.02,
             })
             .init(&device);
-        out_proj.bias = out_proj.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        out_proj.bias = out_proj
+            .bias
+            .map(|b| Param::from_tensor(b.val().zeros_like()));
         self.classifier.out_proj = out_proj;
         let mut config = config.clone();
         config.id2label = [("0".to_string(), "LABEL_0".to_string())].into();

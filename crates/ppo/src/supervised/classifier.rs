@@ -165,7 +165,15 @@ impl SupervisedTask for ClassifierTask<'_> {
     }
 
     fn load(&self, dir: &Path, device: &Device) -> Result<Self::Model, TrainError> {
-        let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
-        Ok(RobertaForSequenceClassification::load(&files, device)?.0)
+        load_checkpoint(dir, device)
     }
+}
+
+/// A RoBERTa classifier saved by a supervised task (HF layout), for resuming.
+pub(super) fn load_checkpoint(
+    dir: &Path,
+    device: &Device,
+) -> Result<RobertaForSequenceClassification, TrainError> {
+    let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
+    Ok(RobertaForSequenceClassification::load(&files, device)?.0)
 }

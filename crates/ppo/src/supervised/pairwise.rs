@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
-use dataset::{HubOptions, Pair};
+use dataset::Pair;
 use models::roberta::RobertaBatch;
-use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
+use models::{RobertaConfig, RobertaForSequenceClassification};
 use serde::{Deserialize, Serialize};
 
 use super::SupervisedTask;
@@ -219,15 +219,21 @@ impl SupervisedTask for PairwiseTask<'_> {
             .map(|p| p.chosen)
             .chain(pairs.iter().map(|p| p.rejected))
             .collect();
-        let r = rewards(model, &self.train.ids, &texts, self.config.pad_token_id, device);
+        let r = rewards(
+            model,
+            &self.train.ids,
+            &texts,
+            self.config.pad_token_id,
+            device,
+        );
         let margins: Vec<f32> = pairs
             .iter()
             .map(|p| (self.loss.margin * f64::from(p.gap)) as f32)
             .collect();
         let margins = Tensor::from_data(TensorData::new(margins, [b]), device);
         pairwise_loss(
-            r.clone().slice([0..b]),
-            r.slice([b..2 * b]),
+            r.clone().narrow(0, 0, b),
+            r.narrow(0, b, b),
             margins,
             self.loss.center_rewards_coefficient,
         )
@@ -250,8 +256,7 @@ impl SupervisedTask for PairwiseTask<'_> {
     }
 
     fn load(&self, dir: &Path, device: &Device) -> Result<Self::Model, TrainError> {
-        let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
-        Ok(RobertaForSequenceClassification::load(&files, device)?.0)
+        super::classifier::load_checkpoint(dir, device)
     }
 }
 
@@ -273,7 +278,11 @@ mod tests {
         // + coefficient * mean((r_c + r_r)^2).
         let device = Device::flex();
         let t = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
-        let (c, r, m) = ([1.5f32, -0.5, 0.25], [0.5f32, 1.0, 0.25], [0.0f32, 0.5, 1.0]);
+        let (c, r, m) = (
+            [1.5f32, -0.5, 0.25],
+            [0.5f32, 1.0, 0.25],
+            [0.0f32, 0.5, 1.0],
+        );
         let got = pairwise_loss(t(&c), t(&r), t(&m), 0.01).into_scalar::<f32>();
         let mut want = 0.0f64;
         let mut center = 0.0f64;
@@ -295,11 +304,18 @@ mod tests {
             center_rewards_coefficient: 0.0,
         };
         let r = pairwise_report(1, 0.7, &rewards, &pairs, loss);
-        assert_eq!((r.accuracy_gap_1_2, r.accuracy_gap_3_plus, r.test_accuracy), (0.5, 0.5, 0.5));
+        assert_eq!(
+            (r.accuracy_gap_1_2, r.accuracy_gap_3_plus, r.test_accuracy),
+            (0.5, 0.5, 0.5)
+        );
         assert_eq!(r.by_gap.len(), 4);
         let nll = |z: f64| -(1.0 / (1.0 + (-z).exp())).ln();
         let want = (nll(2.0 - 0.5) + nll(-2.0 - 1.0) + nll(3.0 - 2.5) + nll(-2.0 - 2.0)) / 4.0;
-        assert!((r.test_loss - want).abs() < 1e-12, "{} vs {want}", r.test_loss);
+        assert!(
+            (r.test_loss - want).abs() < 1e-12,
+            "{} vs {want}",
+            r.test_loss
+        );
         assert!((r.reward_mean - 1.5).abs() < 1e-12);
     }
 }
