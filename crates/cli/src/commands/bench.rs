@@ -22,6 +22,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
+use super::bench_flops::{gemm_isa, peak_rss_mb, threads};
 use crate::args::{BenchArgs, ConfigArgs};
 use crate::device;
 use crate::ranks::Ranks;
@@ -325,44 +326,7 @@ fn ppo_step(
 /// Side of the square matrices of the GEMM measurement.
 const GEMM_N: usize = 2048;
 
-/// Threads of the CPU backends' pool: `RAYON_NUM_THREADS`, else every core.
-fn threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// The instruction set burn-flex's GEMM dispatches to on this CPU (built with `x86-v4`, it
-/// picks AVX-512 when the CPU has `avx512f`, else FMA).
-fn gemm_isa() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return "avx512f";
-        }
-        if std::arch::is_x86_feature_detected!("fma") {
-            return "avx2+fma";
-        }
-    }
-    "generic"
-}
-
-/// Peak resident set size of this process (`VmHWM`), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

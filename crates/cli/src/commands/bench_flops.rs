@@ -1,6 +1,6 @@
 //! What `rlhf bench` compares its times with: the backend's measured f32 GEMM rate, and the
 //! matrix FLOPs a PPO step has to do (so that a step's time can be read against its floor,
-//! FLOPs / GEMM rate).
+//! FLOPs / GEMM rate); and the machine facts it reports (GEMM ISA, threads, peak memory).
 //!
 //! FLOPs count 2 per multiply-add of the matrix products only (projections, MLPs, attention
 //! scores and values, the LM head); element-wise work, softmax and layer norms are left out, so
@@ -88,6 +88,43 @@ impl StepFlops {
     pub fn total(&self) -> f64 {
         self.generate + self.score + self.forward + self.optimize
     }
+}
+
+/// Threads of the CPU backends' pool: `RAYON_NUM_THREADS`, else every core.
+pub fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// The instruction set burn-flex's GEMM dispatches to on this CPU (built with `x86-v4`, it
+/// picks AVX-512 when the CPU has `avx512f`, else FMA).
+pub fn gemm_isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "avx2+fma";
+        }
+    }
+    "generic"
+}
+
+/// Peak resident set size of this process (`VmHWM`), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 #[cfg(test)]
