@@ -31,16 +31,8 @@ impl ClassifierScorer {
     /// model with one output.
     pub fn new(model: RewardModel, reward: &RewardConfig) -> Result<Self, TrainError> {
         let scalar_model = model.labels.len() == 1;
-        match (reward.mode, scalar_model) {
-            (RewardMode::Scalar, true) => {
-                return Ok(Self {
-                    model,
-                    label: 0,
-                    mode: reward.mode,
-                    batch_size: reward.batch_size.max(1),
-                    max_length: reward.max_length,
-                });
-            }
+        let label = match (reward.mode, scalar_model) {
+            (RewardMode::Scalar, true) => 0,
             (RewardMode::Scalar, false) => {
                 return Err(TrainError::Setup(format!(
                     "reward.mode = \"scalar\" needs a reward model with one output, but this one \
@@ -56,16 +48,15 @@ impl ClassifierScorer {
                         .into(),
                 ));
             }
-            (_, false) => {}
-        }
-        let label = model.label_index(&reward.label).ok_or_else(|| {
-            TrainError::Setup(format!(
-                "reward.label `{}` is not a label of the reward model (its labels: {}); set \
-                 reward.label to one of them",
-                reward.label,
-                model.labels.join(", ")
-            ))
-        })?;
+            (_, false) => model.label_index(&reward.label).ok_or_else(|| {
+                TrainError::Setup(format!(
+                    "reward.label `{}` is not a label of the reward model (its labels: {}); set \
+                     reward.label to one of them",
+                    reward.label,
+                    model.labels.join(", ")
+                ))
+            })?,
+        };
         Ok(Self {
             model,
             label,
