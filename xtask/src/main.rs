@@ -80,7 +80,8 @@ enum Task {
     /// script): target/gpu-kit/rlhf-gpu-kit.tar.gz, at most 64 MiB. Needs `setup-tch` first.
     GpuKit,
     /// Regenerate tests/fixtures/models (tiny checkpoints and transformers' outputs) with
-    /// tests/reference/make_model_fixtures.py (needs Python: tests/reference/requirements.txt).
+    /// tests/reference/make_model_fixtures.py and make_reward_arch_fixtures.py (needs Python:
+    /// tests/reference/requirements.txt).
     Fixtures,
     /// Compare our logits with transformers' on Hugging Face model directories (needs Python).
     /// Without --model-dir: full-size random GPT-2 124M and RoBERTa-large, made if missing.

@@ -20,6 +20,7 @@ pub fn fixtures(root: &Path) -> anyhow::Result<()> {
         "make_model_fixtures.py",
         &["--only", "reward-heads"],
     )?;
+    python::run_script(root, &py, "make_reward_arch_fixtures.py", &[])?;
     python::run_script(root, &py, "ppo_trl011.py", &[])?;
     eprintln!("fixtures regenerated; run `cargo test -p models` to check them");
     Ok(())

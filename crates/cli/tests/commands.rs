@@ -158,11 +158,38 @@ fn score_prints_label_logits_as_json_lines() {
 }
 
 #[test]
+fn score_reads_every_reward_architecture_like_transformers() {
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::repo_root().join("tests/fixtures/models/expected-reward-archs.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (dir, key) in [
+        ("tiny-gpt2-classifier", "gpt2"),
+        ("tiny-bert", "bert"),
+        ("tiny-distilbert", "distilbert"),
+    ] {
+        let model = format!("tests/fixtures/models/{dir}");
+        let out = rlhf(&["score", "--model", &model, "--text", "This movie was"]);
+        assert!(out.status.success(), "{dir}: {}", text(&out.stderr));
+        let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+        let want = &expected[key]["single"][1]["logits"];
+        for (i, label) in ["NEGATIVE", "POSITIVE"].iter().enumerate() {
+            let got = line["logits"][label].as_f64().unwrap();
+            let want = want[i].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-4, "{dir} {label}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
 fn models_of_the_wrong_kind_are_refused() {
     let out = rlhf(&["score", "--model", TINY_GPT2, "--text", "hi"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("`roberta` model is needed"),
+        text(&out.stderr).contains("`GPT2LMHeadModel`, not a sequence classifier"),
         "{}",
         text(&out.stderr)
     );

@@ -369,3 +369,24 @@ fn mpirun_with_a_build_without_mpi_is_refused() {
     assert!(stderr.contains("--features mpi"), "{stderr}");
     assert!(!tmp.path().join("ranks").exists());
 }
+
+#[test]
+fn ppo_trains_against_every_reward_architecture() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (exp, model) in [
+        ("bert", "tiny-bert"),
+        ("distilbert", "tiny-distilbert"),
+        ("gpt2", "tiny-gpt2-classifier"),
+    ] {
+        let reward = format!("reward.model=tests/fixtures/models/{model}");
+        let out = train(tmp.path(), exp, 1, &["--set", &reward]);
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = metrics(&tmp.path().join(exp));
+        let score = lines[0].get("ppo/mean_scores").and_then(Value::as_f64);
+        assert!(score.is_some_and(f64::is_finite), "{model}: {score:?}");
+    }
+}

@@ -41,6 +41,30 @@ pub enum ModelError {
         /// `model_type` found.
         found: String,
     },
+    /// The checkpoint is a model of a known family, but not a sequence classifier.
+    #[error(
+        "`{}` describes a `{architecture}`, not a sequence classifier; a reward model must be one \
+         of {}",
+        path.display(),
+        crate::classifier::SUPPORTED
+    )]
+    NotAClassifier {
+        /// The config file.
+        path: PathBuf,
+        /// `architectures[0]` found.
+        architecture: String,
+    },
+    /// A text gave no token, and the architecture reads its score from the last token.
+    #[error(
+        "text {index} of the batch has no token after tokenization; a {architecture} reward model \
+         reads its score at the last token, so the text must not be empty"
+    )]
+    EmptyText {
+        /// Index of the text in its batch.
+        index: usize,
+        /// The architecture.
+        architecture: &'static str,
+    },
     /// The weight file could not be parsed (truncated, corrupt, not a checkpoint).
     #[error("cannot read weights `{}`: {message}; the file may be truncated or corrupt, download it again", path.display())]
     Corrupt {

@@ -1,5 +1,6 @@
 //! Reading Hugging Face `config.json` files and locating a checkpoint's files.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dataset::{HubOptions, RepoKind, hub::resolve_file};
@@ -130,4 +131,23 @@ pub fn check_tokenizer(
         });
     }
     Ok(())
+}
+
+/// Label names by class index from a `config.json`'s `id2label` (`LABEL_0`, `LABEL_1` when it
+/// is absent, as transformers defaults to two labels).
+pub fn label_names(id2label: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
+    if id2label.is_empty() {
+        return Ok(vec!["LABEL_0".into(), "LABEL_1".into()]);
+    }
+    let mut labels = vec![None; id2label.len()];
+    for (id, name) in id2label {
+        let index: usize = id
+            .parse()
+            .map_err(|_| format!("id2label key `{id}` is not an integer"))?;
+        let slot = labels
+            .get_mut(index)
+            .ok_or_else(|| format!("id2label ids must be 0..{}", id2label.len()))?;
+        *slot = Some(name.clone());
+    }
+    Ok(labels.into_iter().map(Option::unwrap_or_default).collect())
 }

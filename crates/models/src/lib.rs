@@ -4,7 +4,8 @@
 //! - [`weights`]: a checkpoint's tensors by name (`model.safetensors` or `pytorch_model.bin`).
 //! - [`hf_config`]: `config.json` reading and model-file resolution (directory or hub cache).
 //! - [`gpt2`], [`policy`]: GPT-2 with its tied LM head, and TRL's value head on top.
-//! - [`roberta`], [`reward`]: the sequence classifier and text scoring.
+//! - [`roberta`], [`classifier`], [`reward`]: the RoBERTa, BERT, DistilBERT and GPT-2 sequence
+//!   classifiers (reward models) and text scoring.
 //! - [`generate`]: batched KV-cached sampling / greedy decoding with per-token log-probs.
 //! - [`export`]: our checkpoints and the HF-layout export of a trained policy.
 //!
@@ -12,6 +13,7 @@
 //! every function takes the `burn::tensor::Device` it runs on.
 
 pub mod attention;
+pub mod classifier;
 mod error;
 pub mod export;
 pub mod generate;
@@ -23,6 +25,7 @@ pub mod roberta;
 pub mod sampling;
 pub mod weights;
 
+pub use classifier::{Architecture, SequenceClassifier};
 pub use error::ModelError;
 pub use generate::{Generation, GenerationConfig, generate};
 pub use gpt2::{Gpt2, Gpt2Config, Gpt2Input, KvCache};

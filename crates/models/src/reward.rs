@@ -1,19 +1,20 @@
-//! Scoring texts with the RoBERTa classifier: tokenize, right-pad, forward, per-label logits.
+//! Scoring texts with a sequence classifier of any supported architecture: tokenize, truncate,
+//! right-pad, forward, per-label logits.
 
 use burn::tensor::Device;
 use dataset::{HubOptions, Tokenizer};
 
 use crate::ModelError;
+use crate::classifier::{Architecture, ClassifierInfo, SequenceClassifier};
 use crate::hf_config::ModelFiles;
-use crate::roberta::{RobertaBatch, RobertaConfig, RobertaForSequenceClassification};
 
 /// A loaded sequence classifier with its tokenizer and label names.
 #[derive(Debug)]
 pub struct RewardModel {
     /// The classifier (on a non-autodiff device: it never trains during PPO).
-    pub model: RobertaForSequenceClassification,
-    /// Its config.
-    pub config: RobertaConfig,
+    pub model: SequenceClassifier,
+    /// Architecture, pad id, position limit.
+    pub info: ClassifierInfo,
     /// Label names by class index (from `id2label`).
     pub labels: Vec<String>,
     /// The classifier's tokenizer.
@@ -30,21 +31,17 @@ impl RewardModel {
         device: &Device,
     ) -> Result<Self, ModelError> {
         let files = ModelFiles::resolve(spec, revision, hub)?;
-        let (model, config) = RobertaForSequenceClassification::load(&files, device)?;
+        let (model, info) = SequenceClassifier::load(&files, device)?;
         let tokenizer =
             Tokenizer::from_spec(spec, revision, hub).map_err(|e| ModelError::Config {
                 path: files.config.with_file_name("tokenizer.json"),
                 message: e.to_string(),
             })?;
-        crate::hf_config::check_tokenizer(&tokenizer, config.vocab_size, &files.config)?;
-        let labels = config.labels().map_err(|message| ModelError::Config {
-            path: files.config.clone(),
-            message,
-        })?;
+        crate::hf_config::check_tokenizer(&tokenizer, info.vocab_size, &files.config)?;
         Ok(Self {
             model,
-            config,
-            labels,
+            labels: info.labels.clone(),
+            info,
             tokenizer,
             device: device.clone(),
         })
@@ -57,17 +54,21 @@ impl RewardModel {
             .position(|l| l.eq_ignore_ascii_case(name))
     }
 
+    /// The architecture `config.json` chose.
+    pub fn architecture(&self) -> Architecture {
+        self.info.architecture
+    }
+
     /// Logits `[texts.len()][num_labels]`, scored `batch_size` texts at a time. Texts longer
     /// than `max_length` tokens (special tokens included) or than the position table are
-    /// truncated, keeping the final `</s>`.
+    /// truncated at the end, keeping a final special token (`</s>`, `[SEP]`).
     pub fn score(
         &self,
         texts: &[String],
         batch_size: usize,
         max_length: usize,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
-        let table = self.config.max_position_embeddings - self.config.pad_token_id as usize - 1;
-        let max_len = max_length.clamp(2, table);
+        let max_len = max_length.clamp(2, self.info.max_tokens.max(2));
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(batch_size.max(1)) {
             let mut rows = Vec::with_capacity(chunk.len());
@@ -78,8 +79,12 @@ impl RewardModel {
                     .map_err(|source| ModelError::Tokenize { source })?;
                 if ids.len() > max_len {
                     let last = ids[ids.len() - 1];
-                    ids.truncate(max_len - 1);
-                    ids.push(last);
+                    if self.info.keeps_final_token {
+                        ids.truncate(max_len - 1);
+                        ids.push(last);
+                    } else {
+                        ids.truncate(max_len);
+                    }
                 }
                 rows.push(ids);
             }
@@ -90,10 +95,9 @@ impl RewardModel {
 
     /// Logits for already tokenized rows (special tokens included), right-padded here.
     pub fn logits(&self, rows: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let batch = RobertaBatch::right_padded(rows, self.config.pad_token_id, &self.device);
         let values: Vec<f32> = self
             .model
-            .classify(batch)
+            .logits(rows, &self.info, &self.device)?
             .try_into_data()
             .map_err(ModelError::device("scoring"))?
             .iter::<f32>()

@@ -6,7 +6,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
-use crate::hf_config::{check_sizes, check_token_id, read_config_json, require_model_type};
+use crate::hf_config::{
+    check_sizes, check_token_id, label_names, read_config_json, require_model_type,
+};
 
 /// The fields of transformers' `RobertaConfig` this implementation uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,66 +105,70 @@ impl RobertaConfig {
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
         let value = read_config_json(path)?;
         require_model_type(path, &value, "roberta")?;
+        let config = Self::from_value(path, value)?;
+        if config.pad_token_id as usize + 2 > config.max_position_embeddings {
+            return Err(ModelError::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "max_position_embeddings ({}) leaves no position after pad_token_id ({}); \
+                     positions start at pad_token_id + 1",
+                    config.max_position_embeddings, config.pad_token_id
+                ),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Parses and checks the fields of a BERT-family `config.json` already read from `path`.
+    pub(crate) fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, ModelError> {
         let bad = |message: String| ModelError::Config {
             path: path.to_path_buf(),
             message,
         };
         let config: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// Checks sizes, ids, heads, activation and labels before anything is allocated.
+    pub(crate) fn check(&self, path: &Path) -> Result<(), ModelError> {
+        let bad = |message: String| ModelError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
         check_sizes(
             path,
             &[
-                ("vocab_size", config.vocab_size),
-                ("hidden_size", config.hidden_size),
-                ("num_hidden_layers", config.num_hidden_layers),
-                ("num_attention_heads", config.num_attention_heads),
-                ("intermediate_size", config.intermediate_size),
-                ("max_position_embeddings", config.max_position_embeddings),
-                ("type_vocab_size", config.type_vocab_size),
+                ("vocab_size", self.vocab_size),
+                ("hidden_size", self.hidden_size),
+                ("num_hidden_layers", self.num_hidden_layers),
+                ("num_attention_heads", self.num_attention_heads),
+                ("intermediate_size", self.intermediate_size),
+                ("max_position_embeddings", self.max_position_embeddings),
+                ("type_vocab_size", self.type_vocab_size),
             ],
         )?;
-        check_token_id(path, "pad_token_id", config.pad_token_id, config.vocab_size)?;
-        if config.pad_token_id as usize + 2 > config.max_position_embeddings {
-            return Err(bad(format!(
-                "max_position_embeddings ({}) leaves no position after pad_token_id ({}); \
-                 positions start at pad_token_id + 1",
-                config.max_position_embeddings, config.pad_token_id
-            )));
-        }
-        if config.num_attention_heads == 0
-            || !config
-                .hidden_size
-                .is_multiple_of(config.num_attention_heads)
+        check_token_id(path, "pad_token_id", self.pad_token_id, self.vocab_size)?;
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
         {
             return Err(bad(
                 "hidden_size must be a multiple of num_attention_heads".into()
             ));
         }
-        if config.hidden_act != "gelu" {
+        if self.hidden_act != "gelu" {
             return Err(bad(format!(
                 "hidden_act `{}` is not supported (gelu)",
-                config.hidden_act
+                self.hidden_act
             )));
         }
-        config.labels().map_err(bad)?;
-        Ok(config)
+        self.labels().map_err(bad)?;
+        Ok(())
     }
 
     /// Label names by class index (`LABEL_0`, `LABEL_1` when `id2label` is absent).
     pub fn labels(&self) -> Result<Vec<String>, String> {
-        if self.id2label.is_empty() {
-            return Ok(vec!["LABEL_0".into(), "LABEL_1".into()]);
-        }
-        let mut labels = vec![None; self.id2label.len()];
-        for (id, name) in &self.id2label {
-            let index: usize = id
-                .parse()
-                .map_err(|_| format!("id2label key `{id}` is not an integer"))?;
-            let slot = labels
-                .get_mut(index)
-                .ok_or_else(|| format!("id2label ids must be 0..{}", self.id2label.len()))?;
-            *slot = Some(name.clone());
-        }
-        Ok(labels.into_iter().map(Option::unwrap_or_default).collect())
+        label_names(&self.id2label)
     }
 
     /// The `config.json` an export writes (transformers' keys).

@@ -66,7 +66,7 @@ impl RobertaForSequenceClassification {
                 embeddings: Embeddings {
                     word_embeddings: embedding(config.vocab_size, true),
                     position_embeddings: embedding(config.max_position_embeddings, true),
-                    token_type_embeddings: embedding(config.type_vocab_size, false),
+                    token_type_embeddings: Some(embedding(config.type_vocab_size, false)),
                     layer_norm: ln(),
                 },
                 layer,
@@ -93,10 +93,12 @@ impl RobertaForSequenceClassification {
             format!("{p}.position_embeddings.weight"),
             host_f32(&e.position_embeddings.weight.val()),
         );
-        push(
-            format!("{p}.token_type_embeddings.weight"),
-            host_f32(&e.token_type_embeddings.weight.val()),
-        );
+        if let Some(types) = &e.token_type_embeddings {
+            push(
+                format!("{p}.token_type_embeddings.weight"),
+                host_f32(&types.weight.val()),
+            );
+        }
         norm(&mut push, &format!("{p}.LayerNorm"), &e.layer_norm);
         for (i, l) in self.roberta.layer.iter().enumerate() {
             let p = format!("roberta.encoder.layer.{i}");

@@ -1,4 +1,5 @@
-//! RoBERTa encoder and `RobertaForSequenceClassification` (the reward model).
+//! RoBERTa encoder and `RobertaForSequenceClassification` (the reward model). The encoder and
+//! its loader also serve BERT and DistilBERT ([`crate::classifier`]).
 
 mod batch;
 mod config;
@@ -9,6 +10,7 @@ mod model;
 pub use batch::RobertaBatch;
 pub use config::RobertaConfig;
 pub use load::IGNORED_ROBERTA_KEYS;
+pub(crate) use load::{EncoderKeys, linear, load_encoder};
 pub use model::{
     ClassificationHead, Embeddings, EncoderLayer, Roberta, RobertaForSequenceClassification,
     SelfAttention, roberta_position_ids,

@@ -1,4 +1,5 @@
-//! RoBERTa modules (post-norm BERT encoder) and the sequence-classification head.
+//! RoBERTa modules (the post-norm BERT encoder, shared with BERT and DistilBERT) and the
+//! sequence-classification head.
 
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
@@ -14,8 +15,8 @@ pub struct Embeddings {
     pub word_embeddings: Embedding,
     /// `[max_position_embeddings, hidden]`.
     pub position_embeddings: Embedding,
-    /// `[type_vocab_size, hidden]`; RoBERTa only uses type 0.
-    pub token_type_embeddings: Embedding,
+    /// `[type_vocab_size, hidden]`; only type 0 is used. DistilBERT has none.
+    pub token_type_embeddings: Option<Embedding>,
     /// Norm after the sum (`LayerNorm` in HF).
     pub layer_norm: LayerNorm,
 }
@@ -90,7 +91,7 @@ pub struct Roberta {
 
 impl Roberta {
     /// Last hidden states `[b, t, d]` for ids `[b, t]`, positions `[b, t]` (see
-    /// [`roberta_position_ids`]) and a `[b, t]` mask (1 = token, 0 = pad).
+    /// [`roberta_position_ids`]; `0..t` for BERT) and a `[b, t]` mask (1 = token, 0 = pad).
     pub fn forward(
         &self,
         input_ids: Tensor<2, Int>,
@@ -99,11 +100,16 @@ impl Roberta {
     ) -> Tensor<3> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
-        let token_types = input_ids.zeros_like();
         let e = &self.embeddings;
-        let x = e.word_embeddings.forward(input_ids)
-            + e.position_embeddings.forward(position_ids)
-            + e.token_type_embeddings.forward(token_types);
+        let token_types = e
+            .token_type_embeddings
+            .as_ref()
+            .map(|table| table.forward(input_ids.zeros_like()));
+        let x = e.word_embeddings.forward(input_ids) + e.position_embeddings.forward(position_ids);
+        let x = match token_types {
+            Some(types) => x + types,
+            None => x,
+        };
         let mut x = e.layer_norm.forward(x);
         let padding = attention_mask.equal_elem(0);
         let mask = AttentionMask::new(Some(padding), false, [b, self.n_head, t, t], &device);

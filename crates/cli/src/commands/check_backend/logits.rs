@@ -84,7 +84,7 @@ impl Fixtures {
             .into_iter()
             .map(|row| {
                 row.into_iter()
-                    .filter(|&id| id != model.config.pad_token_id)
+                    .filter(|&id| Some(id) != model.info.pad_token_id)
                     .collect()
             })
             .collect();
