@@ -40,7 +40,7 @@ fn pairwise_training_lowers_the_loss_and_saves_a_scalar_model() {
     assert!(run.status.success(), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
     assert!(
-        stdout.contains("128 training pairs among 8016 reviews"),
+        stdout.contains("128 training pairs among 246 reviews"),
         "{stdout}"
     );
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();

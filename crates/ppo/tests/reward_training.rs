@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use burn::tensor::Device;
 use dataset::{Review, Tokenizer};
 use models::{RobertaConfig, RobertaForSequenceClassification};
-use ppo::supervised::classifier::{ClassifierTask, EpochReport, encode};
+use ppo::supervised::classifier::{ClassifierOutput, ClassifierTask, EpochReport, encode};
 use ppo::supervised::{Checkpointing, Event, Settings, train};
 
 #[test]
@@ -56,8 +56,10 @@ fn classifier_learns_positive_from_negative_words() {
         train: &data,
         test: &data,
         eval_batch: 32,
-        config: &config,
-        tokenizer_files: &files,
+        output: ClassifierOutput {
+            config: &config,
+            tokenizer_files: &files,
+        },
     };
     let run = |out: &std::path::Path, resume: bool, stop_at: usize| {
         let mut epochs_seen = 0;

@@ -47,8 +47,9 @@ pub fn run(layers: &ConfigArgs, args: &SftArgs) -> anyhow::Result<()> {
     }
     let spinner = progress::spinner("tokenizing");
     let eos = gpt2.eos_token_id;
-    let train_blocks = pack(&tokenizer, &texts(&setup.train), eos, sft.block_size)?;
-    let eval_blocks = pack(&tokenizer, &texts(&setup.test), eos, sft.block_size)?;
+    let (train, test) = setup.splits()?;
+    let train_blocks = pack(&tokenizer, &texts(&train), eos, sft.block_size)?;
+    let eval_blocks = pack(&tokenizer, &texts(&test), eos, sft.block_size)?;
     spinner.finish_and_clear();
     println!(
         "{} training blocks, {} held-out blocks of {} tokens",

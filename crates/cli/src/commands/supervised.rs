@@ -1,5 +1,5 @@
 //! What `rlhf sft` and `rlhf train-reward` share: the configuration with their flags applied,
-//! the devices, the review splits, the resolved `config.toml` in the output directory, and the
+//! the devices, reading the review splits, the resolved `config.toml` in the output directory, and the
 //! resumable loop behind a progress bar.
 
 use anyhow::Context;
@@ -20,10 +20,6 @@ pub struct Setup {
     pub plain: Device,
     /// Its autodiff twin (training).
     pub autodiff: Device,
-    /// Training reviews.
-    pub train: Vec<Review>,
-    /// Held-out reviews.
-    pub test: Vec<Review>,
     /// The loop settings, data subset and output (`sft.training`, `reward_model.training`).
     pub training: TrainingConfig,
     /// Continue the run in the output directory (`--resume`).
@@ -31,8 +27,8 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// Loads the configuration with `overrides` last, selects the device and reads the splits
-    /// of the `training` table that `section` picks.
+    /// Loads the configuration with `overrides` last and selects the device; `section` picks
+    /// the `training` table.
     pub fn load(
         layers: &ConfigArgs,
         overrides: Vec<String>,
@@ -43,16 +39,19 @@ impl Setup {
         let plain = device::select(config.device)?;
         let autodiff = plain.clone().autodiff();
         let training = section(&config).clone();
-        let (train, test) = read_splits(&config, &training)?;
         Ok(Setup {
             config,
             plain,
             autodiff,
-            train,
-            test,
             training,
             resume,
         })
+    }
+
+    /// The training and held-out reviews (`data.path` / the training table's `test_path`,
+    /// subset as it says).
+    pub fn splits(&self) -> anyhow::Result<(Vec<Review>, Vec<Review>)> {
+        read_splits(&self.config, &self.training)
     }
 
     /// Trains `model` on `task`: a fresh start refuses an output directory that holds a run and

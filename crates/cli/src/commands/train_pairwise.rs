@@ -12,7 +12,7 @@ use dataset::{
 };
 use models::RobertaConfig;
 use models::export::tokenizer_files;
-use ppo::supervised::classifier::encode;
+use ppo::supervised::classifier::{ClassifierOutput, encode};
 use ppo::supervised::pairwise::{
     EncodedPairs, PairwiseLoss, PairwiseTask, pairwise_report, score_all,
 };
@@ -116,8 +116,10 @@ pub fn run(setup: &Setup) -> anyhow::Result<()> {
         test: &test,
         eval_batch: batch,
         loss,
-        config: &model_config,
-        tokenizer_files: &files,
+        output: ClassifierOutput {
+            config: &model_config,
+            tokenizer_files: &files,
+        },
     };
     setup.train(&task, model)?;
     Ok(())
@@ -143,5 +145,54 @@ fn pairs(
         )
     })?;
     let pairs = preference_pairs(&ratings, &options)?;
-    Ok((reviews, pairs))
+    Ok(used_reviews(reviews, pairs))
+}
+
+/// Only the reviews some pair compares (the rest are never tokenized or scored), with the
+/// pairs renumbered to index them; file order is kept.
+fn used_reviews(
+    reviews: Vec<Review>,
+    mut pairs: Vec<dataset::Pair>,
+) -> (Vec<Review>, Vec<dataset::Pair>) {
+    let mut index = vec![usize::MAX; reviews.len()];
+    for p in &pairs {
+        index[p.chosen] = 0;
+        index[p.rejected] = 0;
+    }
+    let mut kept = Vec::new();
+    for (i, review) in reviews.into_iter().enumerate() {
+        if index[i] == 0 {
+            index[i] = kept.len();
+            kept.push(review);
+        }
+    }
+    for p in &mut pairs {
+        (p.chosen, p.rejected) = (index[p.chosen], index[p.rejected]);
+    }
+    (kept, pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use dataset::{Pair, Review};
+
+    use super::used_reviews;
+
+    #[test]
+    fn unused_reviews_are_dropped_and_pairs_renumbered() {
+        let review = |text: &str| Review {
+            text: text.into(),
+            label: 0,
+        };
+        let reviews = ["a", "b", "c", "d"].map(review).to_vec();
+        let pair = |chosen, rejected| Pair {
+            chosen,
+            rejected,
+            gap: 1,
+        };
+        let (kept, pairs) = used_reviews(reviews, vec![pair(3, 1), pair(1, 3)]);
+        let texts: Vec<&str> = kept.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["b", "d"]);
+        assert_eq!(pairs, [pair(1, 0), pair(0, 1)]);
+    }
 }

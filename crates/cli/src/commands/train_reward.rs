@@ -9,7 +9,7 @@ use dataset::{HubOptions, Tokenizer};
 use models::export::tokenizer_files;
 use models::hf_config::check_tokenizer;
 use models::{ModelFiles, RobertaConfig, RobertaForSequenceClassification};
-use ppo::supervised::classifier::{ClassifierTask, encode, evaluate_classifier};
+use ppo::supervised::classifier::{ClassifierOutput, ClassifierTask, encode, evaluate_classifier};
 
 use super::supervised::Setup;
 use crate::args::{ConfigArgs, TrainRewardArgs};
@@ -25,7 +25,8 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
         return super::train_pairwise::run(&setup);
     }
     let training = &rm.training;
-    for (set, name) in [(&setup.train, "training"), (&setup.test, "test")] {
+    let (train, test) = setup.splits()?;
+    for (set, name) in [(&train, "training"), (&test, "test")] {
         if let Some(bad) = set.iter().find(|r| !(0..=1).contains(&r.label)) {
             bail!(
                 "the {name} reviews contain label {}; the classifier needs 0 (negative) / 1 (positive)",
@@ -44,8 +45,8 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
     let max_length = rm.max_length.min(model_config.max_position_embeddings - 2);
     let spinner = progress::spinner("tokenizing");
     let (train_enc, test_enc) = (
-        encode(&tokenizer, &setup.train, max_length)?,
-        encode(&tokenizer, &setup.test, max_length)?,
+        encode(&tokenizer, &train, max_length)?,
+        encode(&tokenizer, &test, max_length)?,
     );
     spinner.finish_and_clear();
     let pad = model_config.pad_token_id;
@@ -60,7 +61,7 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
         println!(
             "before training: test loss {loss0:.4}, accuracy {:.1} % ({} reviews)",
             acc0 * 100.0,
-            setup.test.len()
+            test.len()
         );
     }
     let files = tokenizer_files(&tokenizer_path);
@@ -68,8 +69,10 @@ pub fn run(layers: &ConfigArgs, args: &TrainRewardArgs) -> anyhow::Result<()> {
         train: &train_enc,
         test: &test_enc,
         eval_batch: training.batch_size,
-        config: &model_config,
-        tokenizer_files: &files,
+        output: ClassifierOutput {
+            config: &model_config,
+            tokenizer_files: &files,
+        },
     };
     setup.train(&task, model)?;
     Ok(())

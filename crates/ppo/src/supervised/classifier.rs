@@ -122,10 +122,44 @@ pub struct ClassifierTask<'a> {
     pub test: &'a Encoded,
     /// Texts per evaluation forward.
     pub eval_batch: usize,
-    /// The model's architecture (for saving); its `pad_token_id` pads batches.
+    /// How the model is saved and reloaded.
+    pub output: ClassifierOutput<'a>,
+}
+
+/// How a supervised task saves its RoBERTa model (HF layout) and reloads it on resume; shared
+/// by [`ClassifierTask`] and [`super::pairwise::PairwiseTask`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifierOutput<'a> {
+    /// The model's architecture; its `pad_token_id` pads batches.
     pub config: &'a RobertaConfig,
     /// Tokenizer files copied next to every saved model.
     pub tokenizer_files: &'a [PathBuf],
+}
+
+impl ClassifierOutput<'_> {
+    /// The id batches are padded with.
+    pub fn pad(&self) -> u32 {
+        self.config.pad_token_id
+    }
+
+    /// Writes `model` to `dir` with its config and tokenizer.
+    pub(super) fn save(
+        &self,
+        model: &RobertaForSequenceClassification,
+        dir: &Path,
+    ) -> Result<(), TrainError> {
+        Ok(model.save(self.config, dir, self.tokenizer_files)?)
+    }
+
+    /// Reads a model [`ClassifierOutput::save`] wrote.
+    pub(super) fn load(
+        &self,
+        dir: &Path,
+        device: &Device,
+    ) -> Result<RobertaForSequenceClassification, TrainError> {
+        let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
+        Ok(RobertaForSequenceClassification::load(&files, device)?.0)
+    }
 }
 
 impl SupervisedTask for ClassifierTask<'_> {
@@ -138,7 +172,7 @@ impl SupervisedTask for ClassifierTask<'_> {
 
     fn loss(&self, model: &Self::Model, rows: &[usize], device: &Device) -> Tensor<1> {
         let labels: Vec<usize> = rows.iter().map(|&i| self.train.labels[i]).collect();
-        let logits = model.classify(batch(self.train, rows, self.config.pad_token_id, device));
+        let logits = model.classify(batch(self.train, rows, self.output.pad(), device));
         loss_and_correct(logits, &labels, device).0
     }
 
@@ -149,9 +183,8 @@ impl SupervisedTask for ClassifierTask<'_> {
         train_loss: f64,
         device: &Device,
     ) -> EpochReport {
-        let pad = self.config.pad_token_id;
         let (test_loss, test_accuracy) =
-            evaluate_classifier(model, self.test, self.eval_batch, pad, device);
+            evaluate_classifier(model, self.test, self.eval_batch, self.output.pad(), device);
         EpochReport {
             epoch,
             train_loss,
@@ -161,19 +194,10 @@ impl SupervisedTask for ClassifierTask<'_> {
     }
 
     fn save(&self, model: &Self::Model, dir: &Path) -> Result<(), TrainError> {
-        Ok(model.save(self.config, dir, self.tokenizer_files)?)
+        self.output.save(model, dir)
     }
 
     fn load(&self, dir: &Path, device: &Device) -> Result<Self::Model, TrainError> {
-        load_checkpoint(dir, device)
+        self.output.load(dir, device)
     }
-}
-
-/// A RoBERTa classifier saved by a supervised task (HF layout), for resuming.
-pub(super) fn load_checkpoint(
-    dir: &Path,
-    device: &Device,
-) -> Result<RobertaForSequenceClassification, TrainError> {
-    let files = ModelFiles::resolve(&dir.to_string_lossy(), "main", &HubOptions::from_env())?;
-    Ok(RobertaForSequenceClassification::load(&files, device)?.0)
 }

@@ -4,16 +4,17 @@
 //! `center_rewards_coefficient` × mean((r_chosen + r_rejected)²). After every epoch: held-out
 //! loss and pairwise accuracy, overall and by rating gap.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use dataset::Pair;
+use models::RobertaForSequenceClassification;
 use models::roberta::RobertaBatch;
-use models::{RobertaConfig, RobertaForSequenceClassification};
 use serde::{Deserialize, Serialize};
 
 use super::SupervisedTask;
+use super::classifier::ClassifierOutput;
 use crate::TrainError;
 
 /// Tokenized reviews and the comparisons among them.
@@ -196,10 +197,8 @@ pub struct PairwiseTask<'a> {
     pub eval_batch: usize,
     /// Loss options.
     pub loss: PairwiseLoss,
-    /// The model's architecture (for saving); its `pad_token_id` pads batches.
-    pub config: &'a RobertaConfig,
-    /// Tokenizer files copied next to every saved model.
-    pub tokenizer_files: &'a [PathBuf],
+    /// How the model is saved and reloaded.
+    pub output: ClassifierOutput<'a>,
 }
 
 impl SupervisedTask for PairwiseTask<'_> {
@@ -219,13 +218,7 @@ impl SupervisedTask for PairwiseTask<'_> {
             .map(|p| p.chosen)
             .chain(pairs.iter().map(|p| p.rejected))
             .collect();
-        let r = rewards(
-            model,
-            &self.train.ids,
-            &texts,
-            self.config.pad_token_id,
-            device,
-        );
+        let r = rewards(model, &self.train.ids, &texts, self.output.pad(), device);
         let margins: Vec<f32> = pairs
             .iter()
             .map(|p| (self.loss.margin * f64::from(p.gap)) as f32)
@@ -246,17 +239,16 @@ impl SupervisedTask for PairwiseTask<'_> {
         train_loss: f64,
         device: &Device,
     ) -> PairwiseReport {
-        let pad = self.config.pad_token_id;
-        let rewards = score_all(model, self.test, self.eval_batch, pad, device);
+        let rewards = score_all(model, self.test, self.eval_batch, self.output.pad(), device);
         pairwise_report(epoch, train_loss, &rewards, &self.test.pairs, self.loss)
     }
 
     fn save(&self, model: &Self::Model, dir: &Path) -> Result<(), TrainError> {
-        Ok(model.save(self.config, dir, self.tokenizer_files)?)
+        self.output.save(model, dir)
     }
 
     fn load(&self, dir: &Path, device: &Device) -> Result<Self::Model, TrainError> {
-        super::classifier::load_checkpoint(dir, device)
+        self.output.load(dir, device)
     }
 }
 
