@@ -6,7 +6,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, tanh};
-use burn::tensor::{Device, Int, Tensor, TensorData, s};
+use burn::tensor::{Device, Int, Tensor, s};
 
 use crate::ModelError;
 use crate::roberta::{EncoderKeys, Roberta, RobertaConfig, linear, load_encoder};
@@ -44,30 +44,44 @@ pub(crate) fn bert_batch(
     pad: u32,
     device: &Device,
 ) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>) {
-    let b = rows.len();
-    let t = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let mut ids = Vec::with_capacity(b * t);
-    let mut mask = Vec::with_capacity(b * t);
-    for row in rows {
-        ids.extend(
-            row.iter()
-                .copied()
-                .chain(std::iter::repeat_n(pad, t - row.len())),
-        );
-        mask.extend((0..t).map(|i| u32::from(i < row.len())));
-    }
-    let positions: Vec<i32> = (0..b).flat_map(|_| 0..t as i32).collect();
+    let padded = super::RightPadded::new(rows, pad);
     (
-        ids_tensor(&ids, b, t, device),
-        Tensor::from_data(TensorData::new(positions, [b, t]), device),
-        ids_tensor(&mask, b, t, device),
+        ids_tensor(&padded.ids, padded.b, padded.t, device),
+        padded.positions(device),
+        ids_tensor(&padded.mask, padded.b, padded.t, device),
     )
 }
 
-/// The `[CLS]` (first) state `[b, d]` of hidden states `[b, t, d]`.
-fn first_token(hidden: Tensor<3>) -> Tensor<2> {
+/// Class logits `[b, num_labels]`: `classifier(activation(pre(encoder(...)[:, 0])))`.
+fn head_forward(
+    encoder: &Roberta,
+    pre: &Linear,
+    activation: fn(Tensor<2>) -> Tensor<2>,
+    classifier: &Linear,
+    (input_ids, position_ids, attention_mask): (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>),
+) -> Tensor<2> {
+    let hidden = encoder.forward(input_ids, position_ids, attention_mask);
     let [b, _, d] = hidden.dims();
-    hidden.slice(s![.., 0..1, ..]).reshape([b, d])
+    let first = hidden.slice(s![.., 0..1, ..]).reshape([b, d]);
+    classifier.forward(activation(pre.forward(first)))
+}
+
+/// The encoder under `prefix` (keys named as `keys` says), the `[d, d]` layer `pre` and the
+/// `classifier`, read from a weight file; fails on leftovers.
+fn load_parts(
+    config: &RobertaConfig,
+    path: &Path,
+    (prefix, keys, pre): (&str, &EncoderKeys, &str),
+    device: &Device,
+) -> Result<(Roberta, Linear, Linear), ModelError> {
+    let mut w = WeightMap::read(path)?;
+    w.strip_prefix(prefix);
+    let encoder = load_encoder(&mut w, config, keys, device)?;
+    let d = config.hidden_size;
+    let pre = linear(&mut w, pre, d, d, device)?;
+    let classifier = linear(&mut w, "classifier", d, config.num_labels(), device)?;
+    w.finish(&IGNORED_BERT_KEYS)?;
+    Ok((encoder, pre, classifier))
 }
 
 impl BertForSequenceClassification {
@@ -78,9 +92,8 @@ impl BertForSequenceClassification {
         position_ids: Tensor<2, Int>,
         attention_mask: Tensor<2, Int>,
     ) -> Tensor<2> {
-        let hidden = self.bert.forward(input_ids, position_ids, attention_mask);
-        let pooled = tanh(self.pooler.forward(first_token(hidden)));
-        self.classifier.forward(pooled)
+        let inputs = (input_ids, position_ids, attention_mask);
+        head_forward(&self.bert, &self.pooler, tanh, &self.classifier, inputs)
     }
 
     /// Loads `bert.*`, `classifier.*` from a weight file.
@@ -89,17 +102,13 @@ impl BertForSequenceClassification {
         path: &Path,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let mut w = WeightMap::read(path)?;
-        w.strip_prefix("bert.");
-        let bert = load_encoder(&mut w, config, &EncoderKeys::BERT, device)?;
-        let d = config.hidden_size;
-        let model = Self {
+        let names = ("bert.", &EncoderKeys::BERT, "pooler.dense");
+        let (bert, pooler, classifier) = load_parts(config, path, names, device)?;
+        Ok(Self {
             bert,
-            pooler: linear(&mut w, "pooler.dense", d, d, device)?,
-            classifier: linear(&mut w, "classifier", d, config.num_labels(), device)?,
-        };
-        w.finish(&IGNORED_BERT_KEYS)?;
-        Ok(model)
+            pooler,
+            classifier,
+        })
     }
 }
 
@@ -111,11 +120,14 @@ impl DistilBertForSequenceClassification {
         position_ids: Tensor<2, Int>,
         attention_mask: Tensor<2, Int>,
     ) -> Tensor<2> {
-        let hidden = self
-            .distilbert
-            .forward(input_ids, position_ids, attention_mask);
-        let h = relu(self.pre_classifier.forward(first_token(hidden)));
-        self.classifier.forward(h)
+        let inputs = (input_ids, position_ids, attention_mask);
+        head_forward(
+            &self.distilbert,
+            &self.pre_classifier,
+            relu,
+            &self.classifier,
+            inputs,
+        )
     }
 
     /// Loads `distilbert.*`, `pre_classifier.*`, `classifier.*` from a weight file.
@@ -124,16 +136,12 @@ impl DistilBertForSequenceClassification {
         path: &Path,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let mut w = WeightMap::read(path)?;
-        w.strip_prefix("distilbert.");
-        let distilbert = load_encoder(&mut w, config, &EncoderKeys::DISTILBERT, device)?;
-        let d = config.hidden_size;
-        let model = Self {
+        let names = ("distilbert.", &EncoderKeys::DISTILBERT, "pre_classifier");
+        let (distilbert, pre_classifier, classifier) = load_parts(config, path, names, device)?;
+        Ok(Self {
             distilbert,
-            pre_classifier: linear(&mut w, "pre_classifier", d, d, device)?,
-            classifier: linear(&mut w, "classifier", d, config.num_labels(), device)?,
-        };
-        w.finish(&IGNORED_BERT_KEYS)?;
-        Ok(model)
+            pre_classifier,
+            classifier,
+        })
     }
 }

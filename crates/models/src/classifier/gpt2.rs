@@ -58,30 +58,18 @@ impl Gpt2ForSequenceClassification {
                 architecture: "GPT2ForSequenceClassification",
             });
         }
-        let b = rows.len();
-        let t = rows.iter().map(Vec::len).max().unwrap_or(1);
-        let fill = pad.unwrap_or(0);
-        let mut ids = Vec::with_capacity(b * t);
-        let mut mask = Vec::with_capacity(b * t);
-        for row in rows {
-            ids.extend(
-                row.iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(fill, t - row.len())),
-            );
-            mask.extend((0..t).map(|i| u32::from(i < row.len())));
-        }
+        let padded = super::RightPadded::new(rows, pad.unwrap_or(0));
+        let (b, t) = (padded.b, padded.t);
         let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
-        let at: Vec<i32> = score_positions(&ids, &lengths, t, pad)
+        let at: Vec<i32> = score_positions(&padded.ids, &lengths, t, pad)
             .into_iter()
             .enumerate()
             .map(|(i, p)| (i * t + p) as i32)
             .collect();
-        let positions: Vec<i32> = (0..b).flat_map(|_| 0..t as i32).collect();
         let input = Gpt2Input {
-            input_ids: ids_tensor(&ids, b, t, device),
-            position_ids: Tensor::from_data(TensorData::new(positions, [b, t]), device),
-            attention_mask: Some(ids_tensor(&mask, b, t, device)),
+            input_ids: ids_tensor(&padded.ids, b, t, device),
+            position_ids: padded.positions(device),
+            attention_mask: Some(ids_tensor(&padded.mask, b, t, device)),
         };
         let hidden = self.transformer.forward(input, None);
         let d = hidden.dims()[2];

@@ -5,7 +5,7 @@ mod bert;
 mod config;
 mod gpt2;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub use bert::{BertForSequenceClassification, DistilBertForSequenceClassification};
 pub use config::{Architecture, Gpt2ClassifierConfig};
@@ -151,5 +151,42 @@ impl SequenceClassifier {
             }
             Self::Gpt2(model) => model.classify(rows, info.pad_token_id, device)?,
         })
+    }
+}
+
+/// Token rows padded on the right with `fill` to the longest row (at least 1 wide), row-major.
+pub(crate) struct RightPadded {
+    /// `[b * t]` ids.
+    pub ids: Vec<u32>,
+    /// `[b * t]`, 1 on tokens, 0 on padding.
+    pub mask: Vec<u32>,
+    /// Rows.
+    pub b: usize,
+    /// Columns.
+    pub t: usize,
+}
+
+impl RightPadded {
+    /// Pads `rows` with `fill`.
+    pub fn new(rows: &[Vec<u32>], fill: u32) -> Self {
+        let b = rows.len();
+        let t = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = Vec::with_capacity(b * t);
+        let mut mask = Vec::with_capacity(b * t);
+        for row in rows {
+            ids.extend(
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(fill, t - row.len())),
+            );
+            mask.extend((0..t).map(|i| u32::from(i < row.len())));
+        }
+        Self { ids, mask, b, t }
+    }
+
+    /// Positions `0..t` on every row, `[b, t]` (BERT's and GPT-2's default position ids).
+    pub fn positions(&self, device: &Device) -> Tensor<2, Int> {
+        let positions: Vec<i32> = (0..self.b).flat_map(|_| 0..self.t as i32).collect();
+        Tensor::from_data(TensorData::new(positions, [self.b, self.t]), device)
     }
 }

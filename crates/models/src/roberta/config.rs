@@ -91,14 +91,20 @@ impl RobertaConfig {
         num_attention_heads: usize,
         max_length: usize,
     ) -> Self {
-        let mut config = Self::sentiment(
+        Self::sentiment(
             hidden_size,
             num_hidden_layers,
             num_attention_heads,
             max_length,
-        );
-        config.id2label = [("0".to_string(), "LABEL_0".to_string())].into();
-        config
+        )
+        .with_scalar_output()
+    }
+
+    /// The same architecture with one output, named `LABEL_0` as transformers names it when
+    /// `num_labels = 1`.
+    pub fn with_scalar_output(mut self) -> Self {
+        self.id2label = [("0".to_string(), "LABEL_0".to_string())].into();
+        self
     }
 
     /// Reads and checks `config.json`; another `model_type` is [`ModelError::WrongArchitecture`].

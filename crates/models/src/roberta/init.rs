@@ -144,9 +144,7 @@ impl RobertaForSequenceClassification {
             .bias
             .map(|b| Param::from_tensor(b.val().zeros_like()));
         self.classifier.out_proj = out_proj;
-        let mut config = config.clone();
-        config.id2label = [("0".to_string(), "LABEL_0".to_string())].into();
-        (self, config)
+        (self, config.clone().with_scalar_output())
     }
 
     /// Saves `config.json` + `model.safetensors` (+ tokenizer files) into `dir`, loadable by
