@@ -102,8 +102,9 @@ pub(super) fn tokenizer(
     Ok((tokenizer, path))
 }
 
-/// The model to train: `reward_model.base_model`, or `fresh` (seeded by the run's seed);
-/// with its config and tokenizer file (`reward_model.tokenizer` first).
+/// The model to train: `reward_model.base_model`, or `fresh`; with its config and tokenizer
+/// file (`reward_model.tokenizer` first). The device is seeded with the run's seed first, so
+/// every fresh weight (a fresh model, or a fresh head put on the base) is reproducible.
 pub(super) fn classifier(
     rm: &RewardModelConfig,
     setup: &Setup,
@@ -113,12 +114,12 @@ pub(super) fn classifier(
     RobertaConfig,
     Option<std::path::PathBuf>,
 )> {
+    setup.autodiff.seed(setup.config.seed);
     if let Some(spec) = &rm.base_model {
         let files = ModelFiles::resolve(spec, "main", &HubOptions::from_env())?;
         let (model, cfg) = RobertaForSequenceClassification::load(&files, &setup.autodiff)?;
         return Ok((model, cfg, rm.tokenizer.clone().or(files.tokenizer)));
     }
-    setup.autodiff.seed(setup.config.seed);
     let model = RobertaForSequenceClassification::init(&fresh, &setup.autodiff);
     Ok((model, fresh, rm.tokenizer.clone()))
 }

@@ -34,7 +34,11 @@ pub fn run(layers: &ConfigArgs, args: &CheckBackendArgs) -> anyhow::Result<()> {
     let flex = device::select(DeviceSpec::Flex)?;
     let fixtures = Fixtures::open(&args.fixtures)?;
     let kind = OptimizerKind::for_device(config.device.is_cpu(), false);
-    println!("backend check on {} (optimizer {kind:?})", config.device);
+    println!(
+        "backend check on {} (optimizer {kind:?}; flex GEMM kernels on this CPU: {})",
+        config.device,
+        super::bench_flops::gemm_isa()
+    );
     let tolerance = args.tolerance;
     let (stats, weights) = match fixtures.ppo_update(&target, &flex, kind) {
         Ok((stats, weights)) => (Ok(stats), Ok(weights)),
