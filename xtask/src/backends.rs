@@ -52,7 +52,12 @@ pub fn backends(root: &Path, devices: Vec<String>, binary: Option<PathBuf>) -> a
             runs,
             env: &env,
         };
-        match suite.run() {
+        let result = if device == crate::avx2::DEVICE {
+            crate::avx2::check(root, &binary, &env)
+        } else {
+            suite.run()
+        };
+        match result {
             Ok(()) => println!("backend {device}: passed"),
             Err(e) => {
                 println!("backend {device}: FAILED: {e:#}");

@@ -20,7 +20,7 @@ pub fn features(devices: &[String]) -> anyhow::Result<String> {
     let mut features = vec!["flex"];
     for device in devices {
         let feature = match device.split(':').next().unwrap_or_default() {
-            "flex" => continue,
+            "flex" | crate::avx2::DEVICE => continue,
             "tch-cpu" | "tch-cuda" => "tch",
             "vulkan" | "vulkan-cpu" => "vulkan",
             "cuda" => anyhow::bail!(
@@ -28,8 +28,8 @@ pub fn features(devices: &[String]) -> anyhow::Result<String> {
                  LLVM); build it yourself: cargo build --release -p cli --features cuda"
             ),
             other => anyhow::bail!(
-                "unknown device `{other}`; expected flex, tch-cpu, tch-cuda[:N], vulkan[:N] or \
-                 vulkan-cpu"
+                "unknown device `{other}`; expected flex, flex-avx2 (flex on an emulated AVX2 \
+                 CPU, `backends` only), tch-cpu, tch-cuda[:N], vulkan[:N] or vulkan-cpu"
             ),
         };
         if !features.contains(&feature) {

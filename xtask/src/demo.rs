@@ -15,6 +15,8 @@ use crate::demo_report::{StageTime, summary};
 /// The cargo profile of the demo's binary (Cargo.toml): release-like speed where it matters, a
 /// third of a cold `--release` build's time.
 pub const PROFILE: &str = "optdev";
+/// PPO steps of the demo (each 32 prompts).
+pub const PPO_STEPS: usize = 80;
 /// Held-out prompts of the evaluation.
 pub const EVAL_PROMPTS: usize = 256;
 
@@ -26,18 +28,6 @@ pub enum RewardKind {
     /// A scalar reward model on comparisons from the reviewers' star ratings (Bradley–Terry);
     /// PPO maximises its output (`reward.mode = "scalar"`).
     Pairwise,
-}
-
-impl RewardKind {
-    /// PPO steps of the demo (each 32 prompts). The pairwise variant gets more: its gain target
-    /// (1 std of the SFT policy's rewards) was met at the edge after 80 (0.99–1.12 std over four
-    /// runs) and higher after 120 (docs/benchmarks.md).
-    pub fn ppo_steps(self) -> usize {
-        match self {
-            RewardKind::Classifier => 80,
-            RewardKind::Pairwise => 120,
-        }
-    }
 }
 
 /// Runs the stages (four; five for `pairwise`) on `data` (a directory with `train.parquet` and `test.parquet` in the
@@ -159,7 +149,7 @@ pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Res
                 "--set",
                 "ppo.init_kl_coef=0.05",
                 "--set",
-                &format!("ppo.steps={}", reward.ppo_steps() * 32),
+                &format!("ppo.steps={}", PPO_STEPS * 32),
                 "--set",
                 "output.save_freq=25",
                 "--set",

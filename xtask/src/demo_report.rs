@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::demo::{EVAL_PROMPTS, PROFILE, RewardKind};
+use crate::demo::{EVAL_PROMPTS, PPO_STEPS, PROFILE, RewardKind};
 
 /// Wall time of one stage.
 #[derive(Debug, Clone)]
@@ -130,12 +130,8 @@ pub fn summary(
     }
     writeln!(
         s,
-        "\n{EVAL_PROMPTS} held-out prompts, PPO {} steps x 32:\n{:<28} {:>10} {:>10} {:>9}",
-        reward.ppo_steps(),
-        "metric",
-        "SFT",
-        "PPO",
-        "change"
+        "\n{EVAL_PROMPTS} held-out prompts, PPO {PPO_STEPS} steps x 32:\n{:<28} {:>10} {:>10} {:>9}",
+        "metric", "SFT", "PPO", "change"
     )?;
     let rows = [
         ("reward mean", "reward_mean"),

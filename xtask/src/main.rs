@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 
+mod avx2;
 mod backends;
 mod bench;
 mod bench_floor;
@@ -58,6 +59,9 @@ enum Task {
     /// Install Mesa's software Vulkan driver, lavapipe (Mesa 25 from bookworm-backports on
     /// Debian bookworm; needs root), so that `--device vulkan-cpu` runs without a GPU.
     SetupVulkan,
+    /// Install QEMU's user-mode emulator (Debian `qemu-user`; needs root) for the `flex-avx2`
+    /// device of `backends`: flex on an emulated AVX2-only CPU.
+    SetupQemu,
     /// Install OpenMPI and libclang (Debian `openmpi-bin libopenmpi-dev libclang-dev`; needs
     /// root) for data-parallel training (`--features mpi`).
     SetupMpi,
@@ -67,7 +71,8 @@ enum Task {
     /// The conformance suite per backend: `rlhf check-backend`, every command once, and an exact
     /// resume, on the tiny fixtures. Default devices: flex, and tch-cpu when torch is set up.
     Backends {
-        /// Devices to test (flex, tch-cpu, tch-cuda:N, vulkan:N, vulkan-cpu); repeatable.
+        /// Devices to test (flex, tch-cpu, tch-cuda:N, vulkan:N, vulkan-cpu; flex-avx2 runs
+        /// check-backend on flex under `qemu-x86_64 -cpu EPYC-Rome`); repeatable.
         #[arg(long)]
         device: Vec<String>,
         /// Test this `rlhf` instead of building one (the GPU kit's); fixtures are then read
@@ -177,6 +182,7 @@ fn run(task: Task) -> anyhow::Result<()> {
         Task::SetupTch => libtorch::setup(&root),
         Task::SetupVulkan => vulkan::setup(),
         Task::SetupMpi => mpi::setup(),
+        Task::SetupQemu => avx2::setup(),
         Task::MpiTest => mpi::test(&root),
         Task::Backends { device, binary } => {
             // A given binary is tested where it lies (the GPU kit): fixtures and runs are
