@@ -66,11 +66,16 @@ pub fn setup() -> anyhow::Result<()> {
             "automatic set-up supports Debian and Ubuntu only; install QEMU's user-mode emulator (qemu-x86_64, 7.2 or newer)"
         );
     }
+    // The version tested here is bookworm-backports' QEMU 10.0.
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(crate::vulkan::backports(&os)?);
+    install.push("qemu-user");
     run_command(Command::new("apt-get").args(["update", "-q"])).context("apt needs root")?;
     run_command(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "qemu-user"])
+            .args(&install)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
+    println!("installed qemu-user; use `cargo xtask backends --device {DEVICE}`");
     Ok(())
 }

@@ -24,12 +24,6 @@ pub fn setup() -> anyhow::Result<()> {
         return Ok(());
     }
     let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    let codename = os
-        .lines()
-        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_string();
     if !os.lines().any(|l| l == "ID=debian") {
         bail!(
             "automatic set-up supports Debian only; install Mesa {MESA_MAJOR} or newer \
@@ -37,13 +31,7 @@ pub fn setup() -> anyhow::Result<()> {
         );
     }
     let mut install = vec!["install", "-y", "--no-install-recommends"];
-    if codename == "bookworm" {
-        let list = "/etc/apt/sources.list.d/bookworm-backports.list";
-        let line = "deb http://deb.debian.org/debian bookworm-backports main\n";
-        std::fs::write(list, line)
-            .with_context(|| format!("cannot write `{list}`; run this as root (apt needs it)"))?;
-        install.extend(["-t", "bookworm-backports"]);
-    }
+    install.extend(backports(&os)?);
     install.extend(["mesa-vulkan-drivers", "libvulkan1"]);
     run_command(Command::new("apt-get").args(["update", "-q"])).context("apt needs root")?;
     run_command(
@@ -99,4 +87,22 @@ mod tests {
         assert_eq!(major("1:26.1.0-1"), 26);
         assert_eq!(major("garbage"), 0);
     }
+}
+
+/// On Debian bookworm (`os`: /etc/os-release): adds bookworm-backports to apt's sources and
+/// returns the `apt-get install` arguments that take packages from it; elsewhere none.
+pub fn backports(os: &str) -> anyhow::Result<Vec<&'static str>> {
+    let codename = os
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .unwrap_or_default()
+        .trim_matches('"');
+    if codename != "bookworm" {
+        return Ok(Vec::new());
+    }
+    let list = "/etc/apt/sources.list.d/bookworm-backports.list";
+    let line = "deb http://deb.debian.org/debian bookworm-backports main\n";
+    std::fs::write(list, line)
+        .with_context(|| format!("cannot write `{list}`; run this as root (apt needs it)"))?;
+    Ok(vec!["-t", "bookworm-backports"])
 }
