@@ -61,13 +61,6 @@ pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Res
         RewardKind::Classifier => "reward.mode=\"logit\"",
         RewardKind::Pairwise => "reward.mode=\"scalar\"",
     };
-    // A Bradley-Terry model's scale is arbitrary: normalise its rewards on the SFT policy's
-    // samples (mean 0, std 1, as lm-human-preferences does) so that the KL penalty weighs the
-    // same against any pairwise model.
-    let normalize = match reward {
-        RewardKind::Classifier => "reward.normalize=false",
-        RewardKind::Pairwise => "reward.normalize=true",
-    };
     let classifier_stage = |out: &str| {
         strings(&[
             "train-reward",
@@ -156,8 +149,6 @@ pub fn demo(root: &Path, data: Option<&Path>, reward: RewardKind) -> anyhow::Res
                 "output.sample_freq=25",
                 "--set",
                 reward_mode,
-                "--set",
-                normalize,
             ]),
         ),
         (
