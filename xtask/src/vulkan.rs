@@ -76,19 +76,6 @@ fn major(version: &str) -> u32 {
         .unwrap_or(0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::major;
-
-    #[test]
-    fn major_versions() {
-        assert_eq!(major("25.0.7-2~bpo12+1"), 25);
-        assert_eq!(major("22.3.6-1+deb12u2"), 22);
-        assert_eq!(major("1:26.1.0-1"), 26);
-        assert_eq!(major("garbage"), 0);
-    }
-}
-
 /// On Debian bookworm (`os`: /etc/os-release): adds bookworm-backports to apt's sources and
 /// returns the `apt-get install` arguments that take packages from it; elsewhere none.
 pub fn backports(os: &str) -> anyhow::Result<Vec<&'static str>> {
@@ -105,4 +92,17 @@ pub fn backports(os: &str) -> anyhow::Result<Vec<&'static str>> {
     std::fs::write(list, line)
         .with_context(|| format!("cannot write `{list}`; run this as root (apt needs it)"))?;
     Ok(vec!["-t", "bookworm-backports"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::major;
+
+    #[test]
+    fn major_versions() {
+        assert_eq!(major("25.0.7-2~bpo12+1"), 25);
+        assert_eq!(major("22.3.6-1+deb12u2"), 22);
+        assert_eq!(major("1:26.1.0-1"), 26);
+        assert_eq!(major("garbage"), 0);
+    }
 }
