@@ -390,3 +390,40 @@ fn ppo_trains_against_every_reward_architecture() {
         assert!(score.is_some_and(f64::is_finite), "{model}: {score:?}");
     }
 }
+
+/// The tiny GPT-2 in `dir` without its value head (as an SFT model or the hub's gpt2-imdb is).
+fn policy_without_value_head(dir: &Path) -> String {
+    let src = repo_root().join("tests/fixtures/models/tiny-gpt2");
+    for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(src.join(file), dir.join(file)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<_> = tensors
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("v_head"))
+        .collect();
+    safetensors::serialize_to_file(kept, None, &dir.join("model.safetensors")).unwrap();
+    format!("policy.model={}", Value::from(dir.to_str().unwrap()))
+}
+
+#[test]
+fn a_fresh_value_head_is_drawn_from_the_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("policy");
+    std::fs::create_dir(&model).unwrap();
+    let policy = policy_without_value_head(&model);
+    let run = |exp: &str| {
+        let out = train(tmp.path(), exp, 1, &["--set", &policy]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut line = metrics(&tmp.path().join(exp)).remove(0);
+        line.retain(|key, _| !key.starts_with("time/"));
+        line
+    };
+    assert_eq!(run("a"), run("b"), "two runs with one seed differ");
+}

@@ -85,6 +85,9 @@ fn load_policy_with(
     };
     let files = ModelFiles::resolve(&spec, revision, &hub)
         .with_context(|| format!("cannot find the policy model `{spec}`"))?;
+    // A checkpoint without a value head (an SFT model, the hub's gpt2-imdb) gets a fresh one:
+    // draw it from the run's seed, as TRL's `set_seed` does, so that runs repeat.
+    device.seed(config.seed);
     let (policy, gpt2) = Gpt2WithValueHead::load(&files, value_head, device)
         .with_context(|| format!("cannot load the policy model `{spec}`"))?;
     let tokenizer = match (&files.tokenizer, &config.data.tokenizer) {
