@@ -9,8 +9,6 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::run_command;
-
 /// The pseudo-device name.
 pub const DEVICE: &str = "flex-avx2";
 /// QEMU's model of an AMD EPYC 7002 (Zen 2): AVX2 and FMA, no AVX-512.
@@ -60,22 +58,12 @@ pub fn setup() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    if !os.lines().any(|l| l == "ID=debian" || l == "ID=ubuntu") {
-        bail!(
-            "automatic set-up supports Debian and Ubuntu only; install QEMU's user-mode emulator (qemu-x86_64, 7.2 or newer)"
-        );
-    }
-    // The version tested here is bookworm-backports' QEMU 10.0.
-    let mut install = vec!["install", "-y", "--no-install-recommends"];
-    install.extend(crate::vulkan::backports(&os)?);
-    install.push("qemu-user");
-    run_command(Command::new("apt-get").args(["update", "-q"])).context("apt needs root")?;
-    run_command(
-        Command::new("apt-get")
-            .args(&install)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
+    crate::apt::require(
+        &["debian", "ubuntu"],
+        "install QEMU's user-mode emulator (qemu-x86_64, 7.2 or newer)",
     )?;
+    // The version tested here is bookworm-backports' QEMU 10.0.
+    crate::apt::install(&["qemu-user"], true)?;
     println!("installed qemu-user; use `cargo xtask backends --device {DEVICE}`");
     Ok(())
 }

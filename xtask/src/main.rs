@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 
+mod apt;
 mod avx2;
 mod backends;
 mod bench;

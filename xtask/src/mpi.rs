@@ -21,20 +21,11 @@ pub fn setup() -> anyhow::Result<()> {
         println!("OpenMPI and libclang are installed ({})", mpirun_version());
         return Ok(());
     }
-    let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    if !os.lines().any(|l| l == "ID=debian" || l == "ID=ubuntu") {
-        bail!(
-            "automatic set-up supports Debian and Ubuntu only; install OpenMPI (mpirun, the \
-             development headers) and libclang with your package manager"
-        );
-    }
-    run_command(Command::new("apt-get").args(["update", "-q"])).context("apt needs root")?;
-    run_command(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
+    crate::apt::require(
+        &["debian", "ubuntu"],
+        "install OpenMPI (mpirun, the development headers) and libclang with your package manager",
     )?;
+    crate::apt::install(&missing, false)?;
     println!("installed {}; {}", missing.join(", "), mpirun_version());
     Ok(())
 }

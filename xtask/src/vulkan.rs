@@ -7,9 +7,7 @@
 
 use std::process::Command;
 
-use anyhow::{Context, bail};
-
-use crate::run_command;
+use anyhow::bail;
 
 /// The oldest Mesa that runs CubeCL's shaders here.
 const MESA_MAJOR: u32 = 25;
@@ -23,22 +21,14 @@ pub fn setup() -> anyhow::Result<()> {
         println!("lavapipe is installed (mesa-vulkan-drivers {version})");
         return Ok(());
     }
-    let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    if !os.lines().any(|l| l == "ID=debian") {
-        bail!(
-            "automatic set-up supports Debian only; install Mesa {MESA_MAJOR} or newer \
-             (its Vulkan drivers, `lavapipe`) and the Vulkan loader with your package manager"
-        );
-    }
-    let mut install = vec!["install", "-y", "--no-install-recommends"];
-    install.extend(backports(&os)?);
-    install.extend(["mesa-vulkan-drivers", "libvulkan1"]);
-    run_command(Command::new("apt-get").args(["update", "-q"])).context("apt needs root")?;
-    run_command(
-        Command::new("apt-get")
-            .args(&install)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
+    crate::apt::require(
+        &["debian"],
+        &format!(
+            "install Mesa {MESA_MAJOR} or newer (its Vulkan drivers, `lavapipe`) and the Vulkan \
+             loader with your package manager"
+        ),
     )?;
+    crate::apt::install(&["mesa-vulkan-drivers", "libvulkan1"], true)?;
     match mesa_version() {
         Some(v) if major(&v) >= MESA_MAJOR => {
             println!("lavapipe installed (mesa-vulkan-drivers {v}); use --device vulkan-cpu");
@@ -74,24 +64,6 @@ fn major(version: &str) -> u32 {
         .next()
         .and_then(|m| m.parse().ok())
         .unwrap_or(0)
-}
-
-/// On Debian bookworm (`os`: /etc/os-release): adds bookworm-backports to apt's sources and
-/// returns the `apt-get install` arguments that take packages from it; elsewhere none.
-pub fn backports(os: &str) -> anyhow::Result<Vec<&'static str>> {
-    let codename = os
-        .lines()
-        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
-        .unwrap_or_default()
-        .trim_matches('"');
-    if codename != "bookworm" {
-        return Ok(Vec::new());
-    }
-    let list = "/etc/apt/sources.list.d/bookworm-backports.list";
-    let line = "deb http://deb.debian.org/debian bookworm-backports main\n";
-    std::fs::write(list, line)
-        .with_context(|| format!("cannot write `{list}`; run this as root (apt needs it)"))?;
-    Ok(vec!["-t", "bookworm-backports"])
 }
 
 #[cfg(test)]
