@@ -13,10 +13,8 @@ use crate::hf_config::ModelFiles;
 pub struct RewardModel {
     /// The classifier (on a non-autodiff device: it never trains during PPO).
     pub model: SequenceClassifier,
-    /// Architecture, pad id, position limit.
+    /// Architecture, labels, pad id, position limit.
     pub info: ClassifierInfo,
-    /// Label names by class index (from `id2label`).
-    pub labels: Vec<String>,
     /// The classifier's tokenizer.
     pub tokenizer: Tokenizer,
     device: Device,
@@ -40,7 +38,6 @@ impl RewardModel {
         crate::hf_config::check_tokenizer(&tokenizer, info.vocab_size, &files.config)?;
         Ok(Self {
             model,
-            labels: info.labels.clone(),
             info,
             tokenizer,
             device: device.clone(),
@@ -49,9 +46,15 @@ impl RewardModel {
 
     /// Index of the label called `name` (e.g. `POSITIVE`), case-insensitive.
     pub fn label_index(&self, name: &str) -> Option<usize> {
-        self.labels
+        self.info
+            .labels
             .iter()
             .position(|l| l.eq_ignore_ascii_case(name))
+    }
+
+    /// Label names by class index (from `id2label`).
+    pub fn labels(&self) -> &[String] {
+        &self.info.labels
     }
 
     /// The architecture `config.json` chose.

@@ -30,7 +30,7 @@ fn try_load(dir: &std::path::Path) -> Result<RewardModel, ModelError> {
 fn check(dir: &str, key: &str, architecture: Architecture) {
     let rm = try_load(&fixtures().join(dir)).unwrap();
     assert_eq!(rm.architecture(), architecture);
-    assert_eq!(rm.labels, ["NEGATIVE", "POSITIVE"]);
+    assert_eq!(rm.labels(), ["NEGATIVE", "POSITIVE"]);
     let exp = &expected()[key];
     let cases = exp["single"].as_array().unwrap();
     let texts: Vec<String> = cases

@@ -32,7 +32,7 @@ fn load(dir: &std::path::Path) -> RewardModel {
 #[test]
 fn scalar_roberta_scores_like_transformers() {
     let rm = load(&fixtures().join("tiny-roberta-scalar"));
-    assert_eq!(rm.labels, ["LABEL_0"]);
+    assert_eq!(rm.labels(), ["LABEL_0"]);
     assert_eq!(rm.architecture(), models::Architecture::Roberta);
     let exp = expected();
     let cases = exp["roberta_scalar"]["single"].as_array().unwrap();

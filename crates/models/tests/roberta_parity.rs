@@ -24,7 +24,7 @@ fn load() -> RewardModel {
 fn labels_come_from_id2label() {
     let rm = load();
     assert_eq!(
-        rm.labels,
+        rm.labels(),
         vec!["NEGATIVE".to_string(), "POSITIVE".to_string()]
     );
     assert_eq!(rm.label_index("positive"), Some(1));

@@ -30,15 +30,15 @@ impl ClassifierScorer {
     /// the classifier's `id2label` names, except for `reward.mode = "scalar"`, which needs a
     /// model with one output.
     pub fn new(model: RewardModel, reward: &RewardConfig) -> Result<Self, TrainError> {
-        let scalar_model = model.labels.len() == 1;
+        let scalar_model = model.labels().len() == 1;
         let label = match (reward.mode, scalar_model) {
             (RewardMode::Scalar, true) => 0,
             (RewardMode::Scalar, false) => {
                 return Err(TrainError::Setup(format!(
                     "reward.mode = \"scalar\" needs a reward model with one output, but this one \
                      has {} labels ({}); set reward.mode to logit, prob or logit_margin",
-                    model.labels.len(),
-                    model.labels.join(", ")
+                    model.labels().len(),
+                    model.labels().join(", ")
                 )));
             }
             (_, true) => {
@@ -53,7 +53,7 @@ impl ClassifierScorer {
                     "reward.label `{}` is not a label of the reward model (its labels: {}); set \
                      reward.label to one of them",
                     reward.label,
-                    model.labels.join(", ")
+                    model.labels().join(", ")
                 ))
             })?,
         };

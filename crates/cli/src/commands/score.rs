@@ -46,7 +46,7 @@ pub fn run(layers: &ConfigArgs, args: &ScoreArgs) -> anyhow::Result<()> {
         for (text, row) in chunk.iter().zip(&logits) {
             let probs: Vec<f32> = softmax(row).into_iter().map(|p| p as f32).collect();
             let named = |values: &[f32]| {
-                rm.labels
+                rm.labels()
                     .iter()
                     .zip(values)
                     .map(|(l, v)| (l.clone(), serde_json::json!(v)))

@@ -6,10 +6,10 @@ use std::path::Path;
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, tanh};
-use burn::tensor::{Device, Int, Tensor, s};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::ModelError;
-use crate::roberta::{EncoderKeys, Roberta, RobertaConfig, linear, load_encoder};
+use crate::roberta::{EncoderKeys, Roberta, RobertaConfig, first_token, linear, load_encoder};
 use crate::weights::{WeightMap, ids_tensor};
 
 /// Buffers transformers keeps in some BERT checkpoints (not parameters).
@@ -61,9 +61,7 @@ fn head_forward(
     (input_ids, position_ids, attention_mask): (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>),
 ) -> Tensor<2> {
     let hidden = encoder.forward(input_ids, position_ids, attention_mask);
-    let [b, _, d] = hidden.dims();
-    let first = hidden.slice(s![.., 0..1, ..]).reshape([b, d]);
-    classifier.forward(activation(pre.forward(first)))
+    classifier.forward(activation(pre.forward(first_token(hidden))))
 }
 
 /// The encoder under `prefix` (keys named as `keys` says), the `[d, d]` layer `pre` and the

@@ -156,7 +156,7 @@ struct Gpt2Head {
 impl Gpt2ClassifierConfig {
     /// Reads `path` (already parsed as `value`).
     pub(crate) fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, ModelError> {
-        let gpt2 = Gpt2Config::from_file(path)?;
+        let gpt2 = Gpt2Config::from_value(path, value.clone())?;
         let head: Gpt2Head = serde_json::from_value(value).map_err(|e| ModelError::Config {
             path: path.to_path_buf(),
             message: e.to_string(),

@@ -13,7 +13,7 @@ pub use gpt2::Gpt2ForSequenceClassification;
 
 use crate::ModelError;
 use crate::hf_config::{ModelFiles, label_names, read_config_json};
-use crate::roberta::{RobertaBatch, RobertaForSequenceClassification};
+use crate::roberta::{RobertaBatch, RobertaConfig, RobertaForSequenceClassification};
 
 /// The `model_type`s accepted, for error messages.
 pub(crate) const MODEL_TYPES: &str = "roberta, bert, distilbert or gpt2";
@@ -61,7 +61,12 @@ impl SequenceClassifier {
         let architecture = Architecture::detect(path, &value)?;
         let (model, config) = match architecture {
             Architecture::Roberta => {
-                let (model, config) = RobertaForSequenceClassification::load(files, device)?;
+                let config = RobertaConfig::from_roberta_value(path, value)?;
+                let model = RobertaForSequenceClassification::load_weights(
+                    &config,
+                    &files.weights,
+                    device,
+                )?;
                 (Self::Roberta(model), config)
             }
             Architecture::Bert => {

@@ -56,7 +56,11 @@ fn default_true() -> bool {
 impl Gpt2Config {
     /// Reads and checks `config.json`; another `model_type` is [`ModelError::WrongArchitecture`].
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let value = read_config_json(path)?;
+        Self::from_value(path, read_config_json(path)?)
+    }
+
+    /// [`Gpt2Config::from_file`] on a `config.json` already read from `path`.
+    pub fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, ModelError> {
         require_model_type(path, &value, "gpt2")?;
         let config: Self = serde_json::from_value(value).map_err(|e| ModelError::Config {
             path: path.to_path_buf(),

@@ -109,7 +109,11 @@ impl RobertaConfig {
 
     /// Reads and checks `config.json`; another `model_type` is [`ModelError::WrongArchitecture`].
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let value = read_config_json(path)?;
+        Self::from_roberta_value(path, read_config_json(path)?)
+    }
+
+    /// [`RobertaConfig::from_file`] on a `config.json` already read from `path`.
+    pub fn from_roberta_value(path: &Path, value: serde_json::Value) -> Result<Self, ModelError> {
         require_model_type(path, &value, "roberta")?;
         let config = Self::from_value(path, value)?;
         if config.pad_token_id as usize + 2 > config.max_position_embeddings {

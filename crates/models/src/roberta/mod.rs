@@ -11,6 +11,7 @@ pub use batch::RobertaBatch;
 pub use config::RobertaConfig;
 pub use load::IGNORED_ROBERTA_KEYS;
 pub(crate) use load::{EncoderKeys, linear, load_encoder};
+pub(crate) use model::first_token;
 pub use model::{
     ClassificationHead, Embeddings, EncoderLayer, Roberta, RobertaForSequenceClassification,
     SelfAttention, roberta_position_ids,

@@ -149,11 +149,15 @@ impl RobertaForSequenceClassification {
         let hidden = self
             .roberta
             .forward(input_ids, position_ids, attention_mask);
-        let [b, _, d] = hidden.dims();
-        let first = hidden.slice(s![.., 0..1, ..]).reshape([b, d]);
-        let h = tanh(self.classifier.dense.forward(first));
+        let h = tanh(self.classifier.dense.forward(first_token(hidden)));
         self.classifier.out_proj.forward(h)
     }
+}
+
+/// The first (`<s>`, `[CLS]`) token's state `[b, d]` of hidden states `[b, t, d]`.
+pub(crate) fn first_token(hidden: Tensor<3>) -> Tensor<2> {
+    let [b, _, d] = hidden.dims();
+    hidden.slice(s![.., 0..1, ..]).reshape([b, d])
 }
 
 /// RoBERTa position ids from host ids `[b, t]`: pads keep `pad`, tokens count from `pad + 1`.
