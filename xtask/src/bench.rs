@@ -24,6 +24,21 @@ pub struct BenchPlan {
     pub skip_python: bool,
     /// Which random checkpoints to measure on.
     pub size: reference::ModelSize,
+    /// Extra PPO-step runs with the frozen models as `DTYPE[@DEVICE]` (e.g. `bf16@tch-cpu`).
+    pub frozen: Vec<String>,
+}
+
+/// `DTYPE[@DEVICE]` → the `--set` flags of `[frozen]`.
+fn frozen_sets(spec: &str) -> Vec<String> {
+    let (dtype, device) = match spec.split_once('@') {
+        Some((dtype, device)) => (dtype, Some(device)),
+        None => (spec, None),
+    };
+    let mut sets = vec!["--set".to_string(), format!("frozen.dtype={dtype}")];
+    if let Some(device) = device {
+        sets.extend(["--set".to_string(), format!("frozen.device={device}")]);
+    }
+    sets
 }
 
 /// Runs the plan, prints the tables and writes `target/bench/report.json`.
@@ -49,7 +64,13 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
     } else {
         plan.devices.clone()
     };
-    let rlhf = build::build(root, &devices, "optdev", None)?;
+    let mut backends = devices.clone();
+    backends.extend(
+        plan.frozen
+            .iter()
+            .filter_map(|spec| Some(spec.split_once('@')?.1.to_string())),
+    );
+    let rlhf = build::build(root, &backends, "optdev", None)?;
     let sizes = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>();
     let (gen_sizes, ppo_sizes) = (sizes(&plan.generation), sizes(&plan.ppo));
 
@@ -73,6 +94,21 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
             Err(e) => {
                 eprintln!("no figures for {device}: {e:#}");
                 failed.push(device.clone());
+            }
+        }
+        for spec in &plan.frozen {
+            let mut args = vec!["--device".to_string(), device.clone()];
+            args.extend(frozen_sets(spec));
+            args.extend(["bench", "--policy", &gpt2, "--reward", &roberta].map(String::from));
+            args.push("--generation-batch".into());
+            args.push("--ppo-batch".into());
+            args.extend(ppo_sizes.iter().cloned());
+            match run_rlhf(root, &rlhf, &args) {
+                Ok(rows) => ours.extend(rows.into_iter().filter(|r| r["kind"] == "ppo_step")),
+                Err(e) => {
+                    eprintln!("no figures for {device} with frozen {spec}: {e:#}");
+                    failed.push(format!("{device} (frozen {spec})"));
+                }
             }
         }
     }
@@ -175,6 +211,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         .iter()
         .filter_map(|o| o["batch"].as_u64())
         .collect();
+    batches.sort_unstable();
     batches.dedup();
     for b in batches {
         let r = find(&ref_ppo, b);

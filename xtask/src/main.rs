@@ -118,6 +118,10 @@ enum Task {
         /// that bind at most 128 MiB per buffer, like lavapipe).
         #[arg(long, value_enum, default_value_t = reference::ModelSize::Full)]
         size: reference::ModelSize,
+        /// Also time PPO steps with the frozen models (reference, reward) as `DTYPE[@DEVICE]`,
+        /// e.g. `bf16@tch-cpu` (needs `cargo xtask setup-tch`); repeatable.
+        #[arg(long, value_name = "DTYPE[@DEVICE]")]
+        frozen: Vec<String>,
     },
     /// The whole offline IMDB pipeline: SFT, reward model, PPO, evaluation, and a before/after
     /// summary (profile optdev; outputs in target/demo).
@@ -221,6 +225,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             device,
             no_python,
             size,
+            frozen,
         } => bench::bench(
             &root,
             &bench::BenchPlan {
@@ -229,6 +234,7 @@ fn run(task: Task) -> anyhow::Result<()> {
                 devices: device,
                 skip_python: no_python,
                 size,
+                frozen,
             },
         ),
         Task::Demo { data, reward } => demo::demo(&root, data.as_deref(), reward),

@@ -86,6 +86,24 @@ pub enum Command {
     /// Measure generation tokens/s and full PPO steps by phase on --device (what `cargo xtask
     /// bench` runs next to transformers and TRL; one JSON object per measurement).
     Bench(BenchArgs),
+    /// Compare the frozen models as `[frozen]` sets them (device, bf16) with f32 on --device:
+    /// reward differences and reference log-prob / KL differences over test reviews, and the
+    /// forward times (one JSON object).
+    Precision(PrecisionArgs),
+}
+
+/// `rlhf precision`.
+#[derive(Debug, Args)]
+pub struct PrecisionArgs {
+    /// Test reviews compared (seeded shuffle of the test split).
+    #[arg(long, default_value_t = 256)]
+    pub texts: usize,
+    /// Policy tokens kept of each review.
+    #[arg(long, default_value_t = 64)]
+    pub max_tokens: usize,
+    /// Review parquet file (default: data.path, else the data set's test split).
+    #[arg(long, value_name = "FILE")]
+    pub path: Option<PathBuf>,
 }
 
 /// `rlhf bench`.

@@ -9,6 +9,7 @@
 mod args;
 mod commands;
 mod device;
+mod frozen;
 mod lines;
 mod progress;
 mod ranks;

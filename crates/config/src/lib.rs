@@ -13,6 +13,7 @@
 
 mod device;
 mod error;
+mod frozen;
 mod load;
 mod persist;
 mod ppo;
@@ -23,6 +24,7 @@ mod validate;
 
 pub use device::{DEVICE_SYNTAX, DeviceSpec};
 pub use error::{ConfigError, Problem};
+pub use frozen::{FrozenConfig, FrozenDtype};
 pub use load::{ConfigSources, ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub use persist::{KeyChange, RESOLVED_CONFIG_FILE, RESUME_MAY_CHANGE};
 pub use schema::{

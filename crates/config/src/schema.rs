@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::DeviceSpec;
+use crate::frozen::FrozenConfig;
 pub use crate::ppo::{KlPenalty, PpoConfig};
 use crate::supervised::{RewardModelConfig, SftConfig};
 
@@ -25,6 +26,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The reward model that scores decoded `query + response` text.
     pub reward: RewardConfig,
+    /// Device and precision of the frozen models (reference policy and reward model).
+    pub frozen: FrozenConfig,
     /// Where prompts come from and how they are cut.
     pub data: DataConfig,
     /// Sampling of responses during rollouts.
@@ -47,6 +50,7 @@ impl Default for Config {
             device: DeviceSpec::Flex,
             policy: PolicyConfig::default(),
             reward: RewardConfig::default(),
+            frozen: FrozenConfig::default(),
             data: DataConfig::default(),
             generation: GenerationConfig::default(),
             ppo: PpoConfig::default(),

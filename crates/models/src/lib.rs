@@ -7,6 +7,7 @@
 //! - [`roberta`], [`classifier`], [`reward`]: the RoBERTa, BERT, DistilBERT and GPT-2 sequence
 //!   classifiers (reward models) and text scoring.
 //! - [`generate`]: batched KV-cached sampling / greedy decoding with per-token log-probs.
+//! - [`precision`]: bf16 block weights for frozen models (reference, reward model).
 //! - [`export`]: our checkpoints and the HF-layout export of a trained policy.
 //!
 //! **Architecture invariant:** `models` knows nothing about PPO and never chooses a backend;
@@ -20,6 +21,7 @@ pub mod generate;
 pub mod gpt2;
 pub mod hf_config;
 pub mod policy;
+pub mod precision;
 pub mod reward;
 pub mod roberta;
 pub mod sampling;

@@ -157,6 +157,11 @@ impl Gpt2WithValueHead {
         crate::weights::with_stable_param_ids(self)
     }
 
+    /// The device its weights are on.
+    pub fn device(&self) -> Device {
+        self.transformer.wte.weight.val().device()
+    }
+
     /// Logits `[b, t, vocab]` and values `[b, t]`.
     pub fn forward(&self, input: Gpt2Input, cache: Option<&mut KvCache>) -> PolicyOutput {
         let hidden = self.transformer.forward(input, cache);

@@ -1,7 +1,7 @@
 //! Scoring texts with a sequence classifier of any supported architecture: tokenize, truncate,
 //! right-pad, forward, per-label logits.
 
-use burn::tensor::Device;
+use burn::tensor::{Device, FloatDType};
 use dataset::{HubOptions, Tokenizer};
 
 use crate::ModelError;
@@ -42,6 +42,18 @@ impl RewardModel {
             tokenizer,
             device: device.clone(),
         })
+    }
+
+    /// This reward model with the linear layers of its blocks in `dtype` (see
+    /// [`crate::precision`]); scores stay f32.
+    pub fn with_block_dtype(self, dtype: FloatDType) -> Self {
+        let (model, _) = self.model.cast_block_linears(dtype);
+        Self { model, ..self }
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Index of the label called `name` (e.g. `POSITIVE`), case-insensitive.

@@ -25,6 +25,7 @@ use serde_json::json;
 use super::bench_flops::{gemm_isa, peak_rss_mb, threads};
 use crate::args::{BenchArgs, ConfigArgs};
 use crate::device;
+use crate::frozen::Frozen;
 use crate::ranks::Ranks;
 
 /// New tokens per response, on both sides.
@@ -36,10 +37,14 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
     let ranks = Ranks::init()?;
     let base = layers.load(Vec::new())?;
     let plain = device::select(base.device)?;
-    let label = match ranks.size() {
+    let mut label = match ranks.size() {
         1 => format!("rlhf-burn-{}", base.device),
         n => format!("rlhf-burn-{}-{n}ranks", base.device),
     };
+    if base.frozen != config::FrozenConfig::default() {
+        let on = base.frozen.device_or(base.device);
+        label = format!("{label}+frozen-{}@{on}", base.frozen.dtype);
+    }
     // Several ranks share only the PPO step (and the all-reduce); rank 0 reports.
     let say = |line: serde_json::Value| {
         if ranks.is_root() {
@@ -274,16 +279,20 @@ fn ppo_step(
 ) -> anyhow::Result<serde_json::Value> {
     let autodiff = plain.clone().autodiff();
     let (policy, gpt2) = Gpt2WithValueHead::load(files, ValueHeadInit::Default, &autodiff)?;
+    let frozen = Frozen::select(&config, plain)?;
     let reward = RewardModel::load(
         &reward_dir.to_string_lossy(),
         "main",
         &HubOptions::from_env(),
-        plain,
+        &frozen.device,
     )?;
     let run_dir = std::env::temp_dir().join(format!("rlhf-bench-{}", std::process::id()));
     let parts = TrainerParts {
-        scorer: Box::new(ClassifierScorer::new(reward, &config.reward)?),
-        reference: policy.valid(),
+        scorer: Box::new(ClassifierScorer::new(
+            frozen.reward(reward),
+            &config.reward,
+        )?),
+        reference: frozen.reference(policy.valid()),
         policy: policy.with_stable_param_ids(),
         device: autodiff,
         gpt2,

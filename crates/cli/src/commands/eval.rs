@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::load::{load_policy, load_prompts, load_scorer};
 use crate::args::{ConfigArgs, EvalArgs};
+use crate::frozen::Frozen;
 use crate::{device, progress};
 
 /// Evaluates `--policy` and the baseline on the same prompts with the same seed.
@@ -74,7 +75,7 @@ pub fn run(layers: &ConfigArgs, args: &EvalArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let scorer = load_scorer(&config, &device)?;
+    let scorer = load_scorer(&config, &Frozen::full_precision(&device))?;
     spinner.finish_and_clear();
     let g = &config.generation;
     let eos = trained.config.eos_token_id;

@@ -17,6 +17,8 @@ use models::{
 };
 use ppo::ClassifierScorer;
 
+use crate::frozen::Frozen;
+
 /// A policy ready to generate, with where it came from.
 pub struct LoadedPolicy {
     /// The model.
@@ -138,17 +140,18 @@ pub fn resolve_checkpoint(dir: &Path) -> anyhow::Result<PathBuf> {
     )
 }
 
-/// The reward classifier `reward.model` with the run's `reward` settings.
-pub fn load_scorer(config: &Config, device: &Device) -> anyhow::Result<ClassifierScorer> {
+/// The reward classifier `reward.model` with the run's `reward` settings,
+/// on the frozen models' device and in their precision.
+pub fn load_scorer(config: &Config, frozen: &Frozen) -> anyhow::Result<ClassifierScorer> {
     let reward = &config.reward;
     let model = RewardModel::load(
         &reward.model,
         &reward.revision,
         &HubOptions::from_env(),
-        device,
+        &frozen.device,
     )
     .with_context(|| format!("cannot load the reward model `{}`", reward.model))?;
-    Ok(ClassifierScorer::new(model, reward)?)
+    Ok(ClassifierScorer::new(frozen.reward(model), reward)?)
 }
 
 /// The review file, its reviews, the prompt tokenizer and the prompts built from them.

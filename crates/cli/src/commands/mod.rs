@@ -9,6 +9,7 @@ mod export;
 mod generate;
 mod load;
 mod normalize;
+mod precision;
 mod score;
 mod sft;
 mod supervised;
@@ -54,5 +55,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sft(args) => sft::run(&cli.layers, &args),
         Command::CheckBackend(args) => check_backend::run(&cli.layers, &args),
         Command::Bench(args) => bench::run(&cli.layers, &args),
+        Command::Precision(args) => precision::run(&cli.layers, &args),
     }
 }

@@ -18,6 +18,7 @@ use ppo::{Trainer, TrainerParts};
 use super::load::{load_policy, load_prompts, load_resumed_policy, load_scorer};
 use super::normalize;
 use crate::args::{ConfigArgs, TrainArgs};
+use crate::frozen::Frozen;
 use crate::ranks::Ranks;
 use crate::{device, progress};
 
@@ -71,19 +72,20 @@ fn train(layers: &ConfigArgs, args: &TrainArgs, ranks: &Ranks) -> anyhow::Result
 
     let spinner = progress::spinner("loading models");
     let start = load_policy(&config, None, None, &autodiff)?;
-    let reference = start.policy.valid();
+    let frozen = Frozen::select(&config, &plain)?;
+    let reference = frozen.reference(start.policy.valid());
     let loaded = match &resume_from {
         Some(dir) => load_resumed_policy(&config, dir, &autodiff)?,
         None => start,
     };
-    let scorer = load_scorer(&config, &plain)?;
+    let scorer = load_scorer(&config, &frozen)?;
     spinner.finish_and_clear();
     let (policy, tokenizer, gpt2) = (loaded.policy, loaded.tokenizer, loaded.config);
     let reference_parts = normalize::Reference {
         policy: &reference,
         config: &gpt2,
         tokenizer: &tokenizer,
-        device: &plain,
+        device: &frozen.device,
     };
     let scorer = normalize::scorer(
         &config,

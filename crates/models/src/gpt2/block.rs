@@ -9,6 +9,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
 
 use crate::attention::AttentionMask;
+use crate::precision::linear;
 
 /// Keys and values of earlier positions of one layer, `[batch, n_head, past_len, head_dim]`.
 #[derive(Debug, Clone)]
@@ -44,7 +45,7 @@ impl Attention {
         let [b, t, d] = x.dims();
         let head_dim = d / self.n_head;
         let split = |x: Tensor<3>| x.reshape([b, t, self.n_head, head_dim]).swap_dims(1, 2);
-        let mut qkv = self.c_attn.forward(x).chunk(3, 2).into_iter();
+        let mut qkv = linear(&self.c_attn, x).chunk(3, 2).into_iter();
         let (Some(q), Some(k), Some(v)) = (qkv.next(), qkv.next(), qkv.next()) else {
             unreachable!("chunk(3) of a dimension of size 3 * n_embd gives three parts")
         };
@@ -61,7 +62,7 @@ impl Attention {
         }
         let context = mask.attend(q, k, v);
         let context = context.swap_dims(1, 2).reshape([b, t, d]);
-        self.c_proj.forward(context)
+        linear(&self.c_proj, context)
     }
 }
 
@@ -79,13 +80,13 @@ pub struct Mlp {
 impl Mlp {
     /// `[b, t, d]` → `[b, t, d]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.c_fc.forward(x);
+        let h = linear(&self.c_fc, x);
         let h = if self.approximate_gelu {
             gelu_new(h)
         } else {
             gelu(h)
         };
-        self.c_proj.forward(h)
+        linear(&self.c_proj, h)
     }
 }
 

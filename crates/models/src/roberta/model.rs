@@ -7,6 +7,7 @@ use burn::tensor::activation::{gelu, tanh};
 use burn::tensor::{Device, Int, Tensor, TensorData, s};
 
 use crate::attention::AttentionMask;
+use crate::precision::linear;
 
 /// Word, position and token-type embeddings, summed and normalised.
 #[derive(Module, Debug)]
@@ -44,13 +45,13 @@ impl SelfAttention {
         let [b, t, d] = x.dims();
         let hd = d / self.n_head;
         let heads = |y: Tensor<3>| y.reshape([b, t, self.n_head, hd]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x.clone()));
+        let q = heads(linear(&self.query, x.clone()));
+        let k = heads(linear(&self.key, x.clone()));
+        let v = heads(linear(&self.value, x.clone()));
         let context = mask.attend(q, k, v);
         let context = context.swap_dims(1, 2).reshape([b, t, d]);
         self.output_norm
-            .forward(self.output_dense.forward(context) + x)
+            .forward(linear(&self.output_dense, context) + x)
     }
 }
 
@@ -71,9 +72,7 @@ impl EncoderLayer {
     /// `[b, t, d]` → `[b, t, d]`.
     pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
         let x = self.attention.forward(x, mask);
-        let h = self
-            .output
-            .forward(gelu(self.intermediate.forward(x.clone())));
+        let h = linear(&self.output, gelu(linear(&self.intermediate, x.clone())));
         self.output_norm.forward(h + x)
     }
 }

@@ -43,6 +43,7 @@ impl Trainer {
         let mut parts = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let all: Vec<usize> = (0..batch.b).collect();
         let collective = &*self.parts.collective;
+        let frozen_on = self.parts.reference.device();
         let own = shard(&all, collective.rank(), collective.size());
         for chunk in own.chunks(ppo.mini_batch_size) {
             let mb = batch.select(chunk);
@@ -64,13 +65,17 @@ impl Trainer {
                     out
                 }
             };
+            // The reference may run on its own device (`frozen.device`); its outputs come back.
             let reference = &self.parts.reference;
-            let theirs = forward_window(reference, &mb, options.with_log_dists(full), &self.plain);
+            let theirs = forward_window(reference, &mb, options.with_log_dists(full), &frozen_on);
             parts.0.push(ours.logprobs.detach().without_autodiff());
             parts.1.push(ours.values.detach().without_autodiff());
-            parts.2.push(theirs.logprobs);
+            parts.2.push(theirs.logprobs.to_device(&self.plain));
             if let (Some(a), Some(b)) = (ours.log_dists, theirs.log_dists) {
-                parts.3.push(kl_full(a.detach().without_autodiff(), b));
+                parts.3.push(kl_full(
+                    a.detach().without_autodiff(),
+                    b.to_device(&self.plain),
+                ));
             }
         }
         let rows = (own.first().copied().unwrap_or(0), batch.b);
