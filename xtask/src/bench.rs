@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::build::{self, Rlhf};
-use crate::{python, reference};
+use crate::{frozen, python, reference};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -26,19 +26,6 @@ pub struct BenchPlan {
     pub size: reference::ModelSize,
     /// Extra PPO-step runs with the frozen models as `DTYPE[@DEVICE]` (e.g. `bf16@tch-cpu`).
     pub frozen: Vec<String>,
-}
-
-/// `DTYPE[@DEVICE]` → the `--set` flags of `[frozen]`.
-fn frozen_sets(spec: &str) -> Vec<String> {
-    let (dtype, device) = match spec.split_once('@') {
-        Some((dtype, device)) => (dtype, Some(device)),
-        None => (spec, None),
-    };
-    let mut sets = vec!["--set".to_string(), format!("frozen.dtype={dtype}")];
-    if let Some(device) = device {
-        sets.extend(["--set".to_string(), format!("frozen.device={device}")]);
-    }
-    sets
 }
 
 /// Runs the plan, prints the tables and writes `target/bench/report.json`.
@@ -65,11 +52,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         plan.devices.clone()
     };
     let mut backends = devices.clone();
-    backends.extend(
-        plan.frozen
-            .iter()
-            .filter_map(|spec| Some(spec.split_once('@')?.1.to_string())),
-    );
+    backends.extend(plan.frozen.iter().filter_map(|spec| frozen::device(spec)));
     let rlhf = build::build(root, &backends, "optdev", None)?;
     let sizes = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>();
     let (gen_sizes, ppo_sizes) = (sizes(&plan.generation), sizes(&plan.ppo));
@@ -97,12 +80,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
             }
         }
         for spec in &plan.frozen {
-            let mut args = vec!["--device".to_string(), device.clone()];
-            args.extend(frozen_sets(spec));
-            args.extend(["bench", "--policy", &gpt2, "--reward", &roberta].map(String::from));
-            args.push("--generation-batch".into());
-            args.push("--ppo-batch".into());
-            args.extend(ppo_sizes.iter().cloned());
+            let args = frozen::bench_args(device, spec, (&gpt2, &roberta), &ppo_sizes);
             match run_rlhf(root, &rlhf, &args) {
                 Ok(rows) => ours.extend(rows.into_iter().filter(|r| r["kind"] == "ppo_step")),
                 Err(e) => {

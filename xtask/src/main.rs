@@ -16,6 +16,7 @@ mod bench_floor;
 mod build;
 mod demo;
 mod demo_report;
+mod frozen;
 mod kit;
 mod libtorch;
 mod mpi;
@@ -122,6 +123,18 @@ enum Task {
         /// e.g. `bf16@tch-cpu` (needs `cargo xtask setup-tch`); repeatable.
         #[arg(long, value_name = "DTYPE[@DEVICE]")]
         frozen: Vec<String>,
+    },
+    /// `rlhf precision`: reward and reference log-prob/KL differences of the frozen models as
+    /// `--frozen DTYPE[@DEVICE]` against f32, over 256 test reviews (default: the full-size
+    /// random benchmark weights and the bundled demo test reviews); remaining arguments go to
+    /// `rlhf precision` (e.g. `--set policy.model=DIR --set reward.model=DIR`).
+    Precision {
+        /// The frozen models' dtype and device.
+        #[arg(long, value_name = "DTYPE[@DEVICE]", default_value = "bf16@tch-cpu")]
+        frozen: String,
+        /// Arguments for `rlhf precision`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// The whole offline IMDB pipeline: SFT, reward model, PPO, evaluation, and a before/after
     /// summary (profile optdev; outputs in target/demo).
@@ -237,6 +250,7 @@ fn run(task: Task) -> anyhow::Result<()> {
                 frozen,
             },
         ),
+        Task::Precision { frozen, args } => frozen::precision(&root, &frozen, &args),
         Task::Demo { data, reward } => demo::demo(&root, data.as_deref(), reward),
     }
 }
