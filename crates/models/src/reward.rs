@@ -47,7 +47,7 @@ impl RewardModel {
     /// This reward model with the linear layers of its blocks in `dtype` (see
     /// [`crate::precision`]); scores stay f32.
     pub fn with_block_dtype(self, dtype: FloatDType) -> Self {
-        let (model, _) = self.model.cast_block_linears(dtype);
+        let (model, _) = crate::precision::cast_block_linears(self.model, dtype);
         Self { model, ..self }
     }
 

@@ -80,7 +80,7 @@ fn classifiers_cast_their_encoder_blocks_not_their_heads() {
     ] {
         let load = || RewardModel::load(dir.to_str().unwrap(), "main", &hub, &device()).unwrap();
         let full = load().score(&text, 1, 512).unwrap();
-        let (_, cast) = load().model.cast_block_linears(FloatDType::BF16);
+        let (_, cast) = cast_block_linears(load().model, FloatDType::BF16);
         assert_eq!(cast, 2 * per_layer, "{}", dir.display());
         let low = load()
             .with_block_dtype(FloatDType::BF16)

@@ -5,7 +5,8 @@ mod bert;
 mod config;
 mod gpt2;
 
-use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub use bert::{BertForSequenceClassification, DistilBertForSequenceClassification};
 pub use config::{Architecture, Gpt2ClassifierConfig};
@@ -23,7 +24,7 @@ pub const SUPPORTED: &str = "RobertaForSequenceClassification, BertForSequenceCl
      DistilBertForSequenceClassification or GPT2ForSequenceClassification";
 
 /// A loaded classifier of any supported architecture.
-#[derive(Debug)]
+#[derive(Module, Debug)]
 pub enum SequenceClassifier {
     /// RoBERTa (`<s>` state, dense + tanh + out_proj).
     Roberta(RobertaForSequenceClassification),
@@ -133,30 +134,6 @@ impl SequenceClassifier {
             vocab_size: config.gpt2.vocab_size,
         };
         Ok((Self::Gpt2(model), info))
-    }
-
-    /// The same classifier with the linear layers of its blocks in `dtype` (see
-    /// [`crate::precision`]), and how many weights were cast.
-    pub fn cast_block_linears(self, dtype: FloatDType) -> (Self, usize) {
-        use crate::precision::cast_block_linears as cast;
-        match self {
-            Self::Roberta(m) => {
-                let (m, n) = cast(m, dtype);
-                (Self::Roberta(m), n)
-            }
-            Self::Bert(m) => {
-                let (m, n) = cast(m, dtype);
-                (Self::Bert(m), n)
-            }
-            Self::DistilBert(m) => {
-                let (m, n) = cast(m, dtype);
-                (Self::DistilBert(m), n)
-            }
-            Self::Gpt2(m) => {
-                let (m, n) = cast(m, dtype);
-                (Self::Gpt2(m), n)
-            }
-        }
     }
 
     /// Class logits `[rows.len(), num_labels]` for tokenized rows (special tokens included),
