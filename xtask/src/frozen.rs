@@ -70,7 +70,10 @@ pub fn precision(root: &Path, frozen: &str, args: &[String]) -> anyhow::Result<(
         .iter()
         .any(|a| a == "--path" || a.starts_with("data.path="));
     if !names_data {
-        all.extend(["--path".into(), "tests/fixtures/imdb/demo/test.parquet".into()]);
+        all.extend([
+            "--path".into(),
+            "tests/fixtures/imdb/demo/test.parquet".into(),
+        ]);
     }
     all.extend(args.iter().cloned());
     run_command(
