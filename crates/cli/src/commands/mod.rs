@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_flops;
+mod bench_runs;
 mod check_backend;
 mod data;
 mod eval;
