@@ -10,7 +10,7 @@ use std::path::Path;
 use common::{rlhf, text, tiny_train_args};
 use serde_json::Value;
 
-fn precision(extra: &[&str]) -> Value {
+fn precision(extra: &[&str]) -> (Value, String) {
     let mut args = vec![
         "precision",
         "--texts",
@@ -28,7 +28,8 @@ fn precision(extra: &[&str]) -> Value {
     let out = rlhf(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    let report = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    (report, text(&out.stderr))
 }
 
 fn number(report: &Value, model: &str, key: &str) -> f64 {
@@ -37,7 +38,8 @@ fn number(report: &Value, model: &str, key: &str) -> f64 {
 
 #[test]
 fn precision_sees_bf16_rounding_and_nothing_without_it() {
-    let same = precision(&[]);
+    let (same, stderr) = precision(&[]);
+    assert!(stderr.contains("every difference is 0"), "{stderr}");
     assert_eq!(same["texts"], 16);
     assert_eq!(
         number(&same, "reference", "token_logprob_diff_mean_abs"),
@@ -45,7 +47,7 @@ fn precision_sees_bf16_rounding_and_nothing_without_it() {
     );
     assert_eq!(number(&same, "reward", "diff_max_abs"), 0.0);
 
-    let bf16 = precision(&["--set", "frozen.dtype=bf16"]);
+    let (bf16, _) = precision(&["--set", "frozen.dtype=bf16"]);
     assert_eq!(bf16["frozen_dtype"], "bf16");
     for (model, key) in [
         ("reference", "token_logprob_diff_mean_abs"),

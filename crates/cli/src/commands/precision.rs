@@ -35,6 +35,14 @@ pub fn run(layers: &ConfigArgs, args: &PrecisionArgs) -> anyhow::Result<()> {
     let config = layers.load(Vec::new())?;
     let plain = device::select(config.device)?;
     let frozen = Frozen::select(&config, &plain)?;
+    if config.frozen == config::FrozenConfig::default() {
+        tracing::warn!(
+            "[frozen] is at its defaults, so both sides are the same f32 models on `{}` and \
+             every difference is 0; compare a setting with --set frozen.dtype=bf16 (and \
+             --set frozen.device=tch-cpu)",
+            config.device
+        );
+    }
     let path = args.path.as_deref().or(config.data.path.as_deref());
     let reviews = read_split(&config, path, "test", args.texts)?;
     let loaded = load_policy(&config, None, None, &plain)?;
