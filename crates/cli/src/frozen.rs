@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, FloatDType};
 use config::{Config, DeviceSpec, FrozenDtype};
 use models::precision::cast_block_linears;
+use models::weights::with_own_storage;
 use models::{Gpt2WithValueHead, RewardModel};
 
 use crate::device;
@@ -61,7 +62,7 @@ impl Frozen {
 
     /// The reference: `policy` (on a plain device) moved to the frozen device and cast.
     pub fn reference(&self, policy: Gpt2WithValueHead) -> Gpt2WithValueHead {
-        let policy = policy.to_device(&self.device);
+        let policy = with_own_storage(policy.to_device(&self.device));
         match self.dtype {
             Some(dtype) => cast_block_linears(policy, dtype).0,
             None => policy,

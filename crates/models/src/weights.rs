@@ -209,3 +209,19 @@ pub fn with_stable_param_ids<M: Module>(module: M) -> M {
     }
     module.map(&mut Renumber(0))
 }
+
+/// The same module with every float parameter in a buffer of its own (a copy). A module made
+/// with `valid()` or `clone()` shares its buffers with the original; the frozen reference must
+/// not, or the policy's in-place parameter updates find the buffers shared and copy them first.
+pub fn with_own_storage<M: Module>(module: M) -> M {
+    struct Copy;
+    impl ModuleMapper for Copy {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|tensor| {
+                let device = tensor.device();
+                Tensor::from_data(tensor.to_data(), &device)
+            })
+        }
+    }
+    module.map(&mut Copy)
+}
