@@ -90,3 +90,25 @@ fn classifiers_cast_their_encoder_blocks_not_their_heads() {
         assert!(err > 0.0 && err < 0.05, "{}: error {err}", dir.display());
     }
 }
+
+#[test]
+fn own_storage_copies_the_weights_unchanged() {
+    let full = policy();
+    let copy = models::weights::with_own_storage(full.clone());
+    let values = |t: Tensor<2>| -> Vec<f32> { t.into_data().iter::<f32>().collect() };
+    let pairs = [
+        (&full.transformer.wte.weight, &copy.transformer.wte.weight),
+        (
+            &full.transformer.h[1].mlp.c_fc.weight,
+            &copy.transformer.h[1].mlp.c_fc.weight,
+        ),
+        (&full.v_head.summary.weight, &copy.v_head.summary.weight),
+    ];
+    for (a, b) in pairs {
+        let (a, b) = (values(a.val()), values(b.val()));
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+    }
+    let ids = [464u32, 3290, 373];
+    assert_eq!(logits(&full, &ids), logits(&copy, &ids));
+}
