@@ -51,11 +51,6 @@ impl RewardModel {
         Self { model, ..self }
     }
 
-    /// The device the model runs on.
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
     /// Index of the label called `name` (e.g. `POSITIVE`), case-insensitive.
     pub fn label_index(&self, name: &str) -> Option<usize> {
         self.info
