@@ -26,6 +26,8 @@ pub struct BenchPlan {
     pub size: reference::ModelSize,
     /// Extra PPO-step runs with the frozen models as `DTYPE[@DEVICE]` (e.g. `bf16@tch-cpu`).
     pub frozen: Vec<String>,
+    /// Also time the GEMM at the step's own shapes, on both sides.
+    pub gemm_shapes: bool,
 }
 
 /// Runs the plan, prints the tables and writes `target/bench/report.json`.
@@ -72,6 +74,9 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         args.extend(gen_sizes.iter().cloned());
         args.push("--ppo-batch".into());
         args.extend(ppo_sizes.iter().cloned());
+        if plan.gemm_shapes {
+            args.extend(["--gemm-shapes".into(), crate::bench_shapes::SHAPES.into()]);
+        }
         match run_rlhf(root, &rlhf, &args) {
             Ok(rows) => ours.extend(rows),
             Err(e) => {
@@ -94,6 +99,7 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         rows.iter().filter(|r| r["kind"] == k).cloned().collect()
     };
     let (ours_gen, ours_ppo) = (kind(&ours, "generation"), kind(&ours, "ppo_step"));
+    let mut torch_shapes = Vec::new();
     let (ref_gen, ref_ppo, torch_gemm) = if have_python {
         let py = python::interpreter(root);
         let mut a = vec!["--model-dir", gpt2.as_str(), "--batch"];
@@ -120,14 +126,24 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
             &a,
             true,
         )?);
+        let shapes: &[&str] = if plan.gemm_shapes {
+            &["--shapes", crate::bench_shapes::SHAPES]
+        } else {
+            &[]
+        };
         let gemm = json_lines(&python::run_script_output(
             root,
             &py,
             "bench_gemm.py",
-            &[],
+            shapes,
             true,
         )?);
-        (generation, ppo, gemm.into_iter().next())
+        torch_shapes = kind(&gemm, "gemm_shape");
+        (
+            generation,
+            ppo,
+            gemm.into_iter().find(|g| g["kind"] == "gemm"),
+        )
     } else {
         eprintln!("Python reference not available: reporting our figures only");
         (Vec::new(), Vec::new(), None)
@@ -227,10 +243,12 @@ pub fn bench(root: &Path, plan: &BenchPlan) -> anyhow::Result<()> {
         &ours_ppo,
         &ref_ppo,
     );
+    let shapes = crate::bench_shapes::print(&kind(&ours, "gemm_shape"), &torch_shapes);
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let report = json!({"machine": machine, "weights": plan.size.describe(),
-        "generation": gen_rows, "ppo_step": ppo_rows, "floor": floor});
+        "generation": gen_rows, "ppo_step": ppo_rows, "floor": floor,
+        "gemm_shapes": shapes});
     std::fs::write(
         dir.join("report.json"),
         serde_json::to_string_pretty(&report)?,

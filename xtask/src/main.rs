@@ -13,6 +13,7 @@ mod avx2;
 mod backends;
 mod bench;
 mod bench_floor;
+mod bench_shapes;
 mod build;
 mod demo;
 mod demo_report;
@@ -123,6 +124,10 @@ enum Task {
         /// e.g. `bf16@tch-cpu` (needs `cargo xtask setup-tch`); repeatable.
         #[arg(long, value_name = "DTYPE[@DEVICE]")]
         frozen: Vec<String>,
+        /// Also time each side's GEMM at the PPO step's own shapes
+        /// (tests/reference/gemm_shapes.json).
+        #[arg(long)]
+        gemm_shapes: bool,
     },
     /// `rlhf precision`: reward and reference log-prob/KL differences of the frozen models as
     /// `--frozen DTYPE[@DEVICE]` against f32, over 256 test reviews (default: the full-size
@@ -239,6 +244,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             no_python,
             size,
             frozen,
+            gemm_shapes,
         } => bench::bench(
             &root,
             &bench::BenchPlan {
@@ -248,6 +254,7 @@ fn run(task: Task) -> anyhow::Result<()> {
                 skip_python: no_python,
                 size,
                 frozen,
+                gemm_shapes,
             },
         ),
         Task::Precision { frozen, args } => frozen::precision(&root, &frozen, &args),

@@ -131,6 +131,11 @@ pub struct BenchArgs {
     /// Timed repeats after one warm-up (the median is reported).
     #[arg(long, default_value_t = 2)]
     pub repeats: usize,
+    /// Also time the backend's GEMM at the step's own shapes, listed in FILE (default
+    /// tests/reference/gemm_shapes.json).
+    #[arg(long, value_name = "FILE", num_args = 0..=1,
+          default_missing_value = "tests/reference/gemm_shapes.json")]
+    pub gemm_shapes: Option<PathBuf>,
     /// Under `mpirun` (feature `mpi`): also time summing the policy's gradients over the ranks,
     /// the communication of one optimizer step.
     #[arg(long)]

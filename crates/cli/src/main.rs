@@ -42,6 +42,32 @@ fn keep_freed_memory() {
     }
 }
 
+/// Stack of each compute thread: as much as a main thread gets (the autodiff graph of a PPO
+/// step is dropped recursively).
+const WORKER_STACK_BYTES: usize = 8 << 20;
+
+/// Runs `work` on one thread of a rayon pool of `RAYON_NUM_THREADS` threads (default: one per
+/// core), so the backends' parallel kernels (burn-flex, gemm) run on that pool with the calling
+/// thread as one of its workers. Called from `main` instead, a kernel hands its work to the
+/// global pool and sleeps: a third thread on two cores, and a wake-up per kernel, which cost
+/// gemm half of its second core on skinny products on an Intel Xeon (docs/benchmarks.md).
+fn on_compute_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new()
+        .stack_size(WORKER_STACK_BYTES)
+        .thread_name(|i| format!("rlhf-compute-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(work),
+        Err(error) => {
+            tracing::warn!(
+                "cannot start the compute threads ({error}); running on the main thread, \
+                 which is slower (set RAYON_NUM_THREADS to fewer threads to fix this)"
+            );
+            work()
+        }
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = args::Cli::parse();
@@ -50,7 +76,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match commands::run(cli) {
+    match on_compute_pool(|| commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -86,6 +86,11 @@ pub fn run(layers: &ConfigArgs, args: &BenchArgs) -> anyhow::Result<()> {
             "threads": threads(),
             "gemm_isa": gemm_isa(),
         }));
+        if let Some(path) = &args.gemm_shapes {
+            for line in super::bench_shapes::measure(&plain, path, &label)? {
+                say(line);
+            }
+        }
     }
     for &b in generation_batches {
         let seconds = generation(&files, &prompts(b)?[..b], args.repeats, &plain)?;

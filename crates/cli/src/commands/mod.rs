@@ -3,6 +3,7 @@
 mod bench;
 mod bench_flops;
 mod bench_runs;
+mod bench_shapes;
 mod check_backend;
 mod data;
 mod eval;
