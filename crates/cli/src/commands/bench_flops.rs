@@ -6,31 +6,22 @@
 //! scores and values, the LM head); element-wise work, softmax and layer norms are left out, so
 //! the floor is a lower bound.
 
-use std::time::Instant;
-
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::Device;
 use models::{Gpt2Config, RobertaConfig};
+
+use super::bench_shapes::{Shape, shape_gflops};
 
 /// Median GFLOP/s of `[n, n] × [n, n]` f32 products on `device`, after one warm-up.
 pub fn gemm_gflops(device: &Device, n: usize, repeats: usize) -> f64 {
-    let a = Tensor::<2>::random([n, n], Distribution::Default, device);
-    let b = Tensor::<2>::random([n, n], Distribution::Default, device);
-    let mut times = Vec::new();
-    for i in 0..=repeats {
-        let start = Instant::now();
-        // Reading one number back waits for the product on asynchronous backends.
-        let _ = a
-            .clone()
-            .matmul(b.clone())
-            .slice([0..1, 0..1])
-            .into_scalar::<f32>();
-        if i > 0 {
-            times.push(start.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let seconds = times[times.len() / 2];
-    2.0 * (n as f64).powi(3) / seconds / 1e9
+    let square = Shape {
+        name: format!("square {n}"),
+        m: n,
+        k: n,
+        n,
+        a_t: false,
+        b_t: false,
+    };
+    shape_gflops(device, &square, repeats)
 }
 
 /// Forward FLOPs of a transformer encoder/decoder stack over `tokens` tokens that each attend
