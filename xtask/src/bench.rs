@@ -288,7 +288,7 @@ pub(crate) fn num(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.2}"))
 }
 
-fn ratio(x: Option<f64>, y: Option<f64>) -> String {
+pub(crate) fn ratio(x: Option<f64>, y: Option<f64>) -> String {
     match (x, y) {
         (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
         _ => "-".into(),

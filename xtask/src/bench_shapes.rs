@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::bench::{name, num};
+use crate::bench::{name, num, ratio};
 
 /// The shape list, relative to the repository root (both sides run there).
 pub const SHAPES: &str = "tests/reference/gemm_shapes.json";
@@ -35,10 +35,7 @@ pub fn print(ours: &[Value], torch: &[Value]) -> Value {
             name(o),
             num(x),
             num(y),
-            match (x, y) {
-                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
-                _ => "-".into(),
-            }
+            ratio(x, y)
         );
         rows.push(json!({"ours": o, "reference": t}));
     }

@@ -49,8 +49,8 @@ const WORKER_STACK_BYTES: usize = 8 << 20;
 /// Runs `work` on one thread of a rayon pool of `RAYON_NUM_THREADS` threads (default: one per
 /// core), so the backends' parallel kernels (burn-flex, gemm) run on that pool with the calling
 /// thread as one of its workers. Called from `main` instead, a kernel hands its work to the
-/// global pool and sleeps: a third thread on two cores, and a wake-up per kernel, which cost
-/// gemm half of its second core on skinny products on an Intel Xeon (docs/benchmarks.md).
+/// global pool and sleeps: a third thread on two cores, and a wake-up per kernel (a b16 PPO
+/// step 6.71 → 6.05 s on a Zen 5; docs/benchmarks.md).
 fn on_compute_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     match rayon::ThreadPoolBuilder::new()
         .stack_size(WORKER_STACK_BYTES)
