@@ -7,6 +7,7 @@
 //! - [`roberta`], [`classifier`], [`reward`]: the RoBERTa, BERT, DistilBERT and GPT-2 sequence
 //!   classifiers (reward models) and text scoring.
 //! - [`generate`]: batched KV-cached sampling / greedy decoding with per-token log-probs.
+//! - [`fused`]: `gelu_new` and the log-softmax as one multi-threaded pass each way on burn-flex.
 //! - [`precision`]: bf16 block weights for frozen models (reference, reward model).
 //! - [`export`]: our checkpoints and the HF-layout export of a trained policy.
 //!
@@ -17,6 +18,7 @@ pub mod attention;
 pub mod classifier;
 mod error;
 pub mod export;
+pub mod fused;
 pub mod generate;
 pub mod gpt2;
 pub mod hf_config;

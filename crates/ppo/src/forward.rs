@@ -6,7 +6,6 @@
 //! logits at column `q - 1 + j` and its value from the hidden state there — TRL's alignment
 //! (`logits[:, :-1]` against `ids[:, 1:]`, `values[:, :-1]`), restricted to the response.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData, s};
 use models::gpt2::position_ids;
 use models::weights::ids_tensor;
@@ -185,7 +184,7 @@ pub fn forward_window(
     if options.temperature != 1.0 {
         logits = logits.div_scalar(options.temperature);
     }
-    let log_dist = log_softmax(logits, 2);
+    let log_dist = models::fused::log_softmax(logits);
     let ids: Tensor<2, Int> = ids_tensor(&batch.response_ids, b, r, device);
     let logprobs = log_dist
         .clone()

@@ -6,7 +6,9 @@
 use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::activation::gelu;
+
+pub use crate::fused::gelu_new;
 
 use crate::attention::AttentionMask;
 use crate::precision::linear;
@@ -88,17 +90,6 @@ impl Mlp {
         };
         linear(&self.c_proj, h)
     }
-}
-
-/// GPT-2's `gelu_new`, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, computed as the equal
-/// `x·σ(x·(c₁ + c₂·x²))` with `c₁ = 2√(2/π)`, `c₂ = 0.044715·c₁` (since `½(1 + tanh z) = σ(2z)`):
-/// six cheap element-wise ops with a native sigmoid instead of burn's `powf` + `tanh` chain,
-/// which took a third of a CPU block forward.
-pub fn gelu_new<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    const C1: f64 = 2.0 * 0.797_884_560_802_865_4; // 2·√(2/π)
-    const C2: f64 = 0.044_715 * C1;
-    let inner = (x.clone() * x.clone()).mul_scalar(C2).add_scalar(C1) * x.clone();
-    x * sigmoid(inner)
 }
 
 /// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dataset::{HubOptions, Tokenizer};
 use models::export::{ValueHeadWeights, save_policy};
@@ -140,7 +139,7 @@ fn lm_loss(model: &Gpt2WithValueHead, windows: &[&Vec<u32>], device: &Device) ->
         },
         None,
     );
-    let logp = log_softmax(model.transformer.logits(hidden), 2);
+    let logp = models::fused::log_softmax(model.transformer.logits(hidden));
     let targets: Tensor<3, Int> = Tensor::from_data(TensorData::new(targets, [b, t, 1]), device);
     logp.gather(2, targets).mean().neg()
 }

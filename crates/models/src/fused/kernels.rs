@@ -1,0 +1,183 @@
+//! The f32 loops behind the fused ops, split over rayon's current pool (`rlhf`'s compute pool).
+//!
+//! burn-flex runs each element-wise op as its own single-threaded pass; these do the whole
+//! function (and its derivative) in one pass over all cores. They use the same f32 operations
+//! as the tensor chains they replace: `gelu_new`'s forward is bit-identical to
+//! [`crate::gpt2::gelu_new`]'s chain on burn-flex, and the log-softmax differs only in summing
+//! its exponentials in f64.
+
+use rayon::prelude::*;
+
+/// Elements per parallel task: large enough to outweigh its scheduling, small enough that a
+/// `[16, 21, 3072]` activation splits across many tasks.
+const CHUNK: usize = 1 << 14;
+
+/// `2·√(2/π)`, as [`crate::gpt2::gelu_new`] computes it (in f64, then rounded).
+const C1_F64: f64 = 2.0 * 0.797_884_560_802_865_4;
+/// `c₁` in f32.
+const C1: f32 = C1_F64 as f32;
+/// `0.044715·c₁` in f32.
+const C2: f32 = (0.044_715 * C1_F64) as f32;
+
+/// burn-flex's sigmoid: `1 / (1 + e^−z)`, written so that `e` never overflows.
+fn sigmoid(z: f32) -> f32 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `gelu_new(x) = x·σ(x·(c₁ + c₂·x²))`, operation by operation as the tensor chain.
+fn gelu_new_one(x: f32) -> f32 {
+    x * sigmoid((x * x * C2 + C1) * x)
+}
+
+/// `d gelu_new / dx = σ(u) + x·σ(u)·(1 − σ(u))·(c₁ + 3·c₂·x²)` with `u = x·(c₁ + c₂·x²)`.
+fn gelu_new_slope(x: f32) -> f32 {
+    let x2 = x * x;
+    let s = sigmoid((x2 * C2 + C1) * x);
+    s + x * s * (1.0 - s) * (C1 + 3.0 * C2 * x2)
+}
+
+/// `gelu_new` of every value, in place.
+pub fn gelu_new(values: &mut [f32]) {
+    values
+        .par_iter_mut()
+        .with_min_len(CHUNK)
+        .for_each(|v| *v = gelu_new_one(*v));
+}
+
+/// The backward of `gelu_new`: `grad ← grad · gelu_new'(x)`, in place. `x` and `grad` have the
+/// same length.
+pub fn gelu_new_backward(x: &[f32], grad: &mut [f32]) {
+    grad.par_iter_mut()
+        .zip(x.par_iter())
+        .with_min_len(CHUNK)
+        .for_each(|(g, &v)| *g *= gelu_new_slope(v));
+}
+
+/// Rows per parallel task for rows of `row` values.
+fn rows_per_task(row: usize) -> usize {
+    (CHUNK / row.max(1)).max(1)
+}
+
+/// Log-softmax of each row of `row` values, in place: `x − max − ln Σ e^(x − max)`, the sum
+/// taken in f64.
+pub fn log_softmax_rows(values: &mut [f32], row: usize) {
+    values
+        .par_chunks_mut(row.max(1))
+        .with_min_len(rows_per_task(row))
+        .for_each(|r| {
+            let max = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f64 = r.iter().map(|&v| f64::from((v - max).exp())).sum();
+            let log_sum = sum.ln() as f32;
+            for v in r.iter_mut() {
+                *v = (*v - max) - log_sum;
+            }
+        });
+}
+
+/// The backward of the row log-softmax from its output: `grad ← grad − e^output · Σ grad` per
+/// row, in place (the sum in f64). `output` and `grad` have the same length.
+pub fn log_softmax_backward_rows(output: &[f32], grad: &mut [f32], row: usize) {
+    grad.par_chunks_mut(row.max(1))
+        .zip(output.par_chunks(row.max(1)))
+        .with_min_len(rows_per_task(row))
+        .for_each(|(g, o)| {
+            let total = g.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+            for (gi, &oi) in g.iter_mut().zip(o) {
+                *gi -= oi.exp() * total;
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values across the range a GPT-2 activation takes, both signs, and a few past it.
+    fn samples() -> Vec<f32> {
+        (0..4001).map(|i| (i as f32 - 2000.0) / 150.0).collect()
+    }
+
+    #[test]
+    fn gelu_new_is_the_tanh_formula() {
+        let x = samples();
+        let mut y = x.clone();
+        gelu_new(&mut y);
+        for (&x, &y) in x.iter().zip(&y) {
+            let x64 = f64::from(x);
+            let want = 0.5
+                * x64
+                * (1.0
+                    + ((2.0 / std::f64::consts::PI).sqrt() * (x64 + 0.044_715 * x64.powi(3)))
+                        .tanh());
+            assert!(
+                (f64::from(y) - want).abs() < 2e-6 * (1.0 + want.abs()),
+                "x={x}: {y} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_new_backward_is_the_central_difference() {
+        let x = samples();
+        let mut grad = vec![1.5f32; x.len()];
+        gelu_new_backward(&x, &mut grad);
+        for (&x, &g) in x.iter().zip(&grad) {
+            let f = |v: f64| {
+                0.5 * v
+                    * (1.0
+                        + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044_715 * v.powi(3)))
+                            .tanh())
+            };
+            let h = 1e-4;
+            let want = 1.5 * (f(f64::from(x) + h) - f(f64::from(x) - h)) / (2.0 * h);
+            assert!(
+                (f64::from(g) - want).abs() < 1e-5 * (1.0 + want.abs()),
+                "x={x}: {g} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_softmax_rows_normalise_and_keep_differences() {
+        let row = 7;
+        let x: Vec<f32> = (0..3 * row)
+            .map(|i| ((i * 37) % 11) as f32 * 3.1 - 15.0)
+            .collect();
+        let mut y = x.clone();
+        log_softmax_rows(&mut y, row);
+        for (xr, yr) in x.chunks(row).zip(y.chunks(row)) {
+            let total: f64 = yr.iter().map(|&v| f64::from(v).exp()).sum();
+            assert!((total - 1.0).abs() < 1e-6, "{total}");
+            for i in 1..row {
+                assert!(((yr[i] - yr[0]) - (xr[i] - xr[0])).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn log_softmax_backward_is_the_jacobian_product() {
+        let row = 5;
+        let x = [0.3f32, -1.2, 2.0, 0.0, 4.5];
+        let g = [0.7f32, -0.1, 0.0, 1.3, -2.0];
+        let mut out = x.to_vec();
+        log_softmax_rows(&mut out, row);
+        let mut grad = g.to_vec();
+        log_softmax_backward_rows(&out, &mut grad, row);
+        // d out_i / d x_j = δ_ij − p_j, so grad_x_j = g_j − p_j · Σ_i g_i.
+        let p: Vec<f64> = out.iter().map(|&o| f64::from(o).exp()).collect();
+        let total: f64 = g.iter().map(|&v| f64::from(v)).sum();
+        for j in 0..row {
+            let want = f64::from(g[j]) - p[j] * total;
+            assert!(
+                (f64::from(grad[j]) - want).abs() < 1e-6,
+                "{j}: {} vs {want}",
+                grad[j]
+            );
+        }
+    }
+}
