@@ -55,6 +55,11 @@ pub fn gelu_new(x: FlexTensor) -> FlexTensor {
     map_f32(x, kernels::gelu_new)
 }
 
+/// The exact GELU of a plain f32 flex tensor.
+pub fn gelu(x: FlexTensor) -> FlexTensor {
+    map_f32(x, kernels::gelu)
+}
+
 /// Log-softmax over the last dimension of a plain f32 flex tensor.
 pub fn log_softmax(x: FlexTensor) -> FlexTensor {
     let row = last_dim(&x);
@@ -73,6 +78,22 @@ impl Backward<Flex, 1> for GeluNewBackward {
         unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
             let input = values(&x);
             map_f32(grad, |g| kernels::gelu_new_backward(&input, g))
+        });
+    }
+}
+
+/// Backward of [`gelu_autodiff`]; its state is the input.
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<Flex, 1> for GeluBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let x = ops.state;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            let input = values(&x);
+            map_f32(grad, |g| kernels::gelu_backward(&input, g))
         });
     }
 }
@@ -108,6 +129,22 @@ pub fn gelu_new_autodiff(x: AutodiffFlexTensor) -> AutodiffFlexTensor {
             prep.finish(input, output)
         }
         OpsKind::UnTracked(prep) => prep.finish(gelu_new(input)),
+    }
+}
+
+/// The exact GELU of an f32 flex tensor under autodiff: one fused pass each way.
+pub fn gelu_autodiff(x: AutodiffFlexTensor) -> AutodiffFlexTensor {
+    let (input, node) = x.into_parts();
+    match GeluBackward
+        .prepare::<NoCheckpointing>([node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let output = gelu(input.clone());
+            prep.finish(input, output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(gelu(input)),
     }
 }
 

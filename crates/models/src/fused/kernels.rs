@@ -2,10 +2,10 @@
 //!
 //! burn-flex runs each element-wise op as its own single-threaded pass; these do the whole
 //! function (and its derivative) in one pass over all cores. They use the same f32 operations
-//! as the tensor chains they replace: `gelu_new`'s forward is bit-identical to
-//! [`crate::gpt2::gelu_new`]'s chain on burn-flex, and the log-softmax differs only in summing
-//! its exponentials in f64.
+//! as the tensor ops they replace: the GELUs' forwards are bit-identical to burn-flex's, and the
+//! log-softmax differs only in summing its exponentials in f64.
 
+use burn::backend::flex::ops::unary::erf_f32;
 use rayon::prelude::*;
 
 /// Elements per parallel task: large enough to outweigh its scheduling, small enough that a
@@ -56,6 +56,35 @@ pub fn gelu_new_backward(x: &[f32], grad: &mut [f32]) {
         .zip(x.par_iter())
         .with_min_len(CHUNK)
         .for_each(|(g, &v)| *g *= gelu_new_slope(v));
+}
+
+/// The exact GELU, `0.5·x·(1 + erf(x/√2))`, with burn-flex's f32 operations and erf.
+fn gelu_one(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf_f32(x / std::f32::consts::SQRT_2))
+}
+
+/// `d gelu / dx = Φ(x) + x·φ(x)`, as burn-flex's `gelu_backward` computes it.
+fn gelu_slope(x: f32) -> f32 {
+    let inv_sqrt_2pi: f32 = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
+    let cdf = 0.5 * (1.0 + erf_f32(x / std::f32::consts::SQRT_2));
+    let pdf = inv_sqrt_2pi * (-0.5 * x * x).exp();
+    cdf + x * pdf
+}
+
+/// The exact GELU of every value, in place.
+pub fn gelu(values: &mut [f32]) {
+    values
+        .par_iter_mut()
+        .with_min_len(CHUNK)
+        .for_each(|v| *v = gelu_one(*v));
+}
+
+/// The backward of the exact GELU: `grad ← grad · gelu'(x)`, in place.
+pub fn gelu_backward(x: &[f32], grad: &mut [f32]) {
+    grad.par_iter_mut()
+        .zip(x.par_iter())
+        .with_min_len(CHUNK)
+        .for_each(|(g, &v)| *g *= gelu_slope(v));
 }
 
 /// Rows per parallel task for rows of `row` values.
@@ -138,6 +167,28 @@ mod tests {
             assert!(
                 (f64::from(g) - want).abs() < 1e-5 * (1.0 + want.abs()),
                 "x={x}: {g} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_backward_is_the_central_difference() {
+        let x = samples();
+        let mut grad = vec![0.5f32; x.len()];
+        gelu_backward(&x, &mut grad);
+        let mut at = |h: f32| {
+            let mut y: Vec<f32> = x.iter().map(|&v| v + h).collect();
+            gelu(&mut y);
+            y
+        };
+        let (up, down) = (at(1e-2), at(-1e-2));
+        for i in 0..x.len() {
+            let want = 0.5 * (up[i] - down[i]) / 2e-2;
+            assert!(
+                (grad[i] - want).abs() < 2e-3 * (1.0 + want.abs()),
+                "x={}: {} vs {want}",
+                x[i],
+                grad[i]
             );
         }
     }

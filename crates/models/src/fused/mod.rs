@@ -1,8 +1,8 @@
 //! Element-wise functions fused into one multi-threaded pass on burn-flex (issue #14).
 //!
 //! burn-flex runs every element-wise op as its own single-threaded pass, so GPT-2's `gelu_new`
-//! (six ops, and as many again backward) and the log-softmax over the 50,257-token vocabulary
-//! (six passes each way) kept one core busy while the other waited. On flex f32 tensors, plain
+//! (six ops, and as many again backward), RoBERTa's erf GELU and the log-softmax over the
+//! 50,257-token vocabulary (six passes each way) kept one core busy while the other waited. On flex f32 tensors, plain
 //! or under autodiff, these functions compute the whole function in one pass split over the
 //! cores, with their own backward. On any other backend or dtype they are the same tensor chains
 //! as before, so every backend computes the same function.
@@ -12,7 +12,7 @@ mod kernels;
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::activation::{log_softmax as log_softmax_chain, sigmoid};
+use burn::tensor::activation::{gelu as gelu_chain, log_softmax as log_softmax_chain, sigmoid};
 use burn::tensor::{DType, Tensor};
 
 /// GPT-2's `gelu_new`, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, computed as the equal
@@ -31,6 +31,14 @@ fn gelu_new_chain<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     const C2: f64 = 0.044_715 * C1;
     let inner = (x.clone() * x.clone()).mul_scalar(C2).add_scalar(C1) * x.clone();
     x * sigmoid(inner)
+}
+
+/// The exact GELU, `0.5·x·(1 + erf(x/√2))` (BERT's and RoBERTa's `gelu`). Any shape.
+///
+/// On burn-flex f32: one fused pass over all cores each way, bit-identical to burn's. Elsewhere:
+/// burn's `gelu`.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    on_flex(x, flex::gelu_autodiff, flex::gelu).unwrap_or_else(gelu_chain)
 }
 
 /// Log-softmax over the last dimension: `[.., n]` → `[.., n]`.

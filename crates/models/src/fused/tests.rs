@@ -1,10 +1,10 @@
 //! The fused ops against the tensor chains they replace, on burn-flex: values, gradients, and
 //! inputs that must survive (shared buffers, strided views).
 
-use burn::tensor::activation::log_softmax as log_softmax_chain;
+use burn::tensor::activation::{gelu as gelu_chain, log_softmax as log_softmax_chain};
 use burn::tensor::{Device, Distribution, Tensor};
 
-use super::{gelu_new, gelu_new_chain, log_softmax};
+use super::{gelu, gelu_new, gelu_new_chain, log_softmax};
 
 thread_local! {
     /// The fused path this thread's last call took (`None`: the tensor chain).
@@ -22,7 +22,7 @@ fn path_of(f: fn(Tensor<3>) -> Tensor<3>, x: Tensor<3>) -> Option<&'static str> 
 fn flex_f32_tensors_take_the_fused_path_and_others_the_chain() {
     let plain = sample(&Device::flex(), 1.0);
     let tracked = sample(&Device::flex().autodiff(), 1.0).require_grad();
-    for f in [gelu_new as fn(Tensor<3>) -> Tensor<3>, log_softmax] {
+    for f in [gelu_new as fn(Tensor<3>) -> Tensor<3>, gelu, log_softmax] {
         assert_eq!(path_of(f, plain.clone()), Some("plain"));
         assert_eq!(path_of(f, tracked.clone()), Some("autodiff"));
         assert_eq!(
@@ -59,11 +59,25 @@ fn gelu_new_forward_is_bit_identical_to_the_chain() {
 }
 
 #[test]
+fn gelu_forward_is_bit_identical_to_burns() {
+    let device = Device::flex();
+    let x = sample(&device, 3.0);
+    assert_eq!(host(gelu(x.clone())), host(gelu_chain(x)));
+}
+
+#[test]
+fn gelu_backward_matches_burns() {
+    let (fused, chain) = gradients(gelu, gelu_chain);
+    assert_close(&fused, &chain, 1e-6, "d gelu");
+}
+
+#[test]
 fn fused_ops_leave_a_shared_input_untouched() {
     let device = Device::flex();
     let x = sample(&device, 3.0);
     let before = host(x.clone());
     let _ = gelu_new(x.clone());
+    let _ = gelu(x.clone());
     let _ = log_softmax(x.clone());
     assert_eq!(host(x), before);
 }
@@ -125,5 +139,6 @@ fn autodiff_forward_equals_the_plain_forward() {
     let x = sample(&Device::flex(), 3.0);
     let y = sample(&Device::flex().autodiff(), 3.0).require_grad();
     assert_eq!(host(gelu_new(y.clone()).inner()), host(gelu_new(x.clone())));
+    assert_eq!(host(gelu(y.clone()).inner()), host(gelu(x.clone())));
     assert_eq!(host(log_softmax(y).inner()), host(log_softmax(x)));
 }

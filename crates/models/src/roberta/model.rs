@@ -3,10 +3,11 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
-use burn::tensor::activation::{gelu, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Int, Tensor, TensorData, s};
 
 use crate::attention::AttentionMask;
+use crate::fused::gelu;
 use crate::precision::linear;
 
 /// Word, position and token-type embeddings, summed and normalised.
