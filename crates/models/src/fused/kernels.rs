@@ -176,7 +176,7 @@ mod tests {
         let x = samples();
         let mut grad = vec![0.5f32; x.len()];
         gelu_backward(&x, &mut grad);
-        let mut at = |h: f32| {
+        let at = |h: f32| {
             let mut y: Vec<f32> = x.iter().map(|&v| v + h).collect();
             gelu(&mut y);
             y

@@ -3,13 +3,13 @@
 //! Linear layers hold HF `Conv1D` weights as they are stored (`[d_in, d_out]`, which is burn's
 //! `Linear` layout), so no transposition happens on load.
 
-use crate::fused::gelu;
-pub use crate::fused::gelu_new;
 use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
 use crate::attention::AttentionMask;
+use crate::fused::gelu;
+pub use crate::fused::gelu_new;
 use crate::precision::linear;
 
 /// Keys and values of earlier positions of one layer, `[batch, n_head, past_len, head_dim]`.
