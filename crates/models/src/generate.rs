@@ -8,6 +8,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData, s};
 use dataset::LeftPadded;
 use rand::Rng;
+use rayon::prelude::*;
 
 use crate::ModelError;
 use crate::gpt2::{Gpt2, Gpt2Input, KvCache, position_ids};
@@ -62,7 +63,7 @@ pub struct Generation {
 /// generator shared by every row, or one per row (then a row's tokens do not depend on which
 /// other rows share its batch). Run it on a non-autodiff model (`model.valid()`): nothing here
 /// needs gradients.
-pub fn generate<R: Rng>(
+pub fn generate<R: Rng + Send>(
     model: &Gpt2,
     n_positions: usize,
     prompts: &LeftPadded,
@@ -139,22 +140,11 @@ pub fn generate<R: Rng>(
         let logits: Vec<f32> = logits.iter::<f32>().collect();
         let vocab = logits.len() / b;
         let mut next = vec![config.pad_token_id; b];
-        for row in 0..b {
-            if done[row] {
+        let choices = choose_tokens(config, &logits, vocab, &out.responses, &done, rngs);
+        for (row, choice) in choices.into_iter().enumerate() {
+            let Some((token, logprob)) = choice else {
                 continue;
-            }
-            let row_logits = &logits[row * vocab..(row + 1) * vocab];
-            let produced = out.responses[row].len();
-            let banned = config
-                .eos_token_id
-                .filter(|_| produced < config.min_new_tokens)
-                .map(|e| e as usize);
-            let rng = if rngs.len() == 1 {
-                &mut rngs[0]
-            } else {
-                &mut rngs[row]
             };
-            let (token, logprob) = config.sampler.choose(row_logits, banned, rng);
             out.responses[row].push(token as u32);
             out.logprobs[row].push(logprob);
             next[row] = token as u32;
@@ -177,6 +167,38 @@ pub fn generate<R: Rng>(
         seen.iter_mut().for_each(|s| *s += 1);
     }
     Ok(out)
+}
+
+/// Each unfinished row's next token and its log-probability (`None` for finished rows), from
+/// `[b, vocab]` host logits. With one generator per row the rows are drawn in parallel (each
+/// row's draw depends only on its own generator); with one shared generator, in row order.
+fn choose_tokens<R: Rng + Send>(
+    config: &GenerationConfig,
+    logits: &[f32],
+    vocab: usize,
+    responses: &[Vec<u32>],
+    done: &[bool],
+    rngs: &mut [R],
+) -> Vec<Option<(usize, f32)>> {
+    let choose = |row: usize, rng: &mut R| {
+        if done[row] {
+            return None;
+        }
+        let banned = config
+            .eos_token_id
+            .filter(|_| responses[row].len() < config.min_new_tokens)
+            .map(|e| e as usize);
+        let row_logits = &logits[row * vocab..(row + 1) * vocab];
+        Some(config.sampler.choose(row_logits, banned, rng))
+    };
+    match rngs {
+        [shared] => (0..done.len()).map(|row| choose(row, shared)).collect(),
+        per_row => per_row
+            .par_iter_mut()
+            .enumerate()
+            .map(|(row, rng)| choose(row, rng))
+            .collect(),
+    }
 }
 
 fn mask_tensor(mask: &[u32], b: usize, t: usize, device: &Device) -> Tensor<2, Int> {

@@ -60,7 +60,7 @@ impl Sampler<'_> {
     /// `generation.max_new_tokens` without limits) and decodes it as TRL's example does:
     /// `query` text + `tokenizer.decode(response)`, special tokens kept. `rngs`: one generator
     /// for every row, or one per row (see [`models::generate`]).
-    pub fn rollout<R: Rng>(
+    pub fn rollout<R: Rng + Send>(
         &self,
         queries: Vec<Vec<u32>>,
         query_texts: Vec<String>,
