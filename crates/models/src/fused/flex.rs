@@ -66,36 +66,55 @@ pub fn log_softmax(x: FlexTensor) -> FlexTensor {
     map_f32(x, |v| kernels::log_softmax_rows(v, row))
 }
 
-/// Backward of [`gelu_new_autodiff`]; its state is the input.
+/// An element-wise function's derivative: `grad ← grad · f'(x)` in place, given `x`.
+type Slope = fn(&[f32], &mut [f32]);
+
+/// Backward of an element-wise function ([`gelu_new_autodiff`], [`gelu_autodiff`]); its state
+/// is the input and the function's [`Slope`].
 #[derive(Debug)]
-struct GeluNewBackward;
+struct ElementwiseBackward;
 
-impl Backward<Flex, 1> for GeluNewBackward {
-    type State = FlexTensor;
+impl Backward<Flex, 1> for ElementwiseBackward {
+    type State = (FlexTensor, Slope);
 
-    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let x = ops.state;
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, slope) = ops.state;
         unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
             let input = values(&x);
-            map_f32(grad, |g| kernels::gelu_new_backward(&input, g))
+            map_f32(grad, |g| slope(&input, g))
         });
     }
 }
 
-/// Backward of [`gelu_autodiff`]; its state is the input.
-#[derive(Debug)]
-struct GeluBackward;
-
-impl Backward<Flex, 1> for GeluBackward {
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let x = ops.state;
-        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-            let input = values(&x);
-            map_f32(grad, |g| kernels::gelu_backward(&input, g))
-        });
+/// `forward` under autodiff with `slope` as its derivative: one fused pass each way.
+fn elementwise_autodiff(
+    x: AutodiffFlexTensor,
+    forward: fn(FlexTensor) -> FlexTensor,
+    slope: Slope,
+) -> AutodiffFlexTensor {
+    let (input, node) = x.into_parts();
+    match ElementwiseBackward
+        .prepare::<NoCheckpointing>([node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            // The input is the backward's state, so the output gets a buffer of its own.
+            let output = forward(input.clone());
+            prep.finish((input, slope), output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(input)),
     }
+}
+
+/// `gelu_new` of an f32 flex tensor under autodiff.
+pub fn gelu_new_autodiff(x: AutodiffFlexTensor) -> AutodiffFlexTensor {
+    elementwise_autodiff(x, gelu_new, kernels::gelu_new_backward)
+}
+
+/// The exact GELU of an f32 flex tensor under autodiff.
+pub fn gelu_autodiff(x: AutodiffFlexTensor) -> AutodiffFlexTensor {
+    elementwise_autodiff(x, gelu, kernels::gelu_backward)
 }
 
 /// Backward of [`log_softmax_autodiff`]; its state is the output.
@@ -112,39 +131,6 @@ impl Backward<Flex, 1> for LogSoftmaxBackward {
             let out = values(&output);
             map_f32(grad, |g| kernels::log_softmax_backward_rows(&out, g, row))
         });
-    }
-}
-
-/// `gelu_new` of an f32 flex tensor under autodiff: one fused pass each way.
-pub fn gelu_new_autodiff(x: AutodiffFlexTensor) -> AutodiffFlexTensor {
-    let (input, node) = x.into_parts();
-    match GeluNewBackward
-        .prepare::<NoCheckpointing>([node])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            // The input is the backward's state, so the output gets a buffer of its own.
-            let output = gelu_new(input.clone());
-            prep.finish(input, output)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(gelu_new(input)),
-    }
-}
-
-/// The exact GELU of an f32 flex tensor under autodiff: one fused pass each way.
-pub fn gelu_autodiff(x: AutodiffFlexTensor) -> AutodiffFlexTensor {
-    let (input, node) = x.into_parts();
-    match GeluBackward
-        .prepare::<NoCheckpointing>([node])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let output = gelu(input.clone());
-            prep.finish(input, output)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(gelu(input)),
     }
 }
 

@@ -41,21 +41,30 @@ fn gelu_new_slope(x: f32) -> f32 {
     s + x * s * (1.0 - s) * (C1 + 3.0 * C2 * x2)
 }
 
-/// `gelu_new` of every value, in place.
-pub fn gelu_new(values: &mut [f32]) {
+/// `v ← f(v)` for every value, in parallel.
+fn map_each(values: &mut [f32], f: fn(f32) -> f32) {
     values
         .par_iter_mut()
         .with_min_len(CHUNK)
-        .for_each(|v| *v = gelu_new_one(*v));
+        .for_each(|v| *v = f(*v));
 }
 
-/// The backward of `gelu_new`: `grad ← grad · gelu_new'(x)`, in place. `x` and `grad` have the
-/// same length.
-pub fn gelu_new_backward(x: &[f32], grad: &mut [f32]) {
+/// `grad ← grad · slope(x)` element by element, in parallel; `x` and `grad` have one length.
+fn scale_by_slope(x: &[f32], grad: &mut [f32], slope: fn(f32) -> f32) {
     grad.par_iter_mut()
         .zip(x.par_iter())
         .with_min_len(CHUNK)
-        .for_each(|(g, &v)| *g *= gelu_new_slope(v));
+        .for_each(|(g, &v)| *g *= slope(v));
+}
+
+/// `gelu_new` of every value, in place.
+pub fn gelu_new(values: &mut [f32]) {
+    map_each(values, gelu_new_one);
+}
+
+/// The backward of `gelu_new`: `grad ← grad · gelu_new'(x)`, in place.
+pub fn gelu_new_backward(x: &[f32], grad: &mut [f32]) {
+    scale_by_slope(x, grad, gelu_new_slope);
 }
 
 /// The exact GELU, `0.5·x·(1 + erf(x/√2))`, with burn-flex's f32 operations and erf.
@@ -73,18 +82,12 @@ fn gelu_slope(x: f32) -> f32 {
 
 /// The exact GELU of every value, in place.
 pub fn gelu(values: &mut [f32]) {
-    values
-        .par_iter_mut()
-        .with_min_len(CHUNK)
-        .for_each(|v| *v = gelu_one(*v));
+    map_each(values, gelu_one);
 }
 
 /// The backward of the exact GELU: `grad ← grad · gelu'(x)`, in place.
 pub fn gelu_backward(x: &[f32], grad: &mut [f32]) {
-    grad.par_iter_mut()
-        .zip(x.par_iter())
-        .with_min_len(CHUNK)
-        .for_each(|(g, &v)| *g *= gelu_slope(v));
+    scale_by_slope(x, grad, gelu_slope);
 }
 
 /// Rows per parallel task for rows of `row` values.
