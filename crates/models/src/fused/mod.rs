@@ -2,10 +2,10 @@
 //!
 //! burn-flex runs every element-wise op as its own single-threaded pass, so GPT-2's `gelu_new`
 //! (six ops, and as many again backward), RoBERTa's erf GELU and the log-softmax over the
-//! 50,257-token vocabulary (six passes each way) kept one core busy while the other waited. On flex f32 tensors, plain
-//! or under autodiff, these functions compute the whole function in one pass split over the
-//! cores, with their own backward. On any other backend or dtype they are the same tensor chains
-//! as before, so every backend computes the same function.
+//! 50,257-token vocabulary (six passes each way) kept one core busy while the other waited. On
+//! flex f32 tensors, plain or under autodiff, these functions compute the whole function in one
+//! pass split over the cores, with their own backward. On any other backend or dtype they are
+//! the tensor ops they replace, so every backend computes the same function.
 
 mod flex;
 mod kernels;
