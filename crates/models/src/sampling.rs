@@ -21,10 +21,18 @@ pub struct Sampler {
 
 /// Log-softmax of one row of logits (`f32` exponentials, `f64` sum).
 pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| f64::from((l - max).exp())).sum();
-    let log_z = max + sum.ln() as f32;
-    logits.iter().map(|&l| l - log_z).collect()
+    let mut logprobs = logits.to_vec();
+    log_softmax_in_place(&mut logprobs);
+    logprobs
+}
+
+/// [`log_softmax`] in place: `l − max − ln Σ e^(l − max)`, in burn's order of operations (the
+/// fused tensor log-softmax runs it on every row).
+pub fn log_softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = row.iter().map(|&l| f64::from((l - max).exp())).sum();
+    let log_sum = sum.ln() as f32;
+    row.iter_mut().for_each(|l| *l = (*l - max) - log_sum);
 }
 
 /// Index of the largest value (the first one on ties, like `torch.argmax`).

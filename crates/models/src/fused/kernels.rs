@@ -8,6 +8,8 @@
 use burn::backend::flex::ops::unary::erf_f32;
 use rayon::prelude::*;
 
+use crate::sampling::log_softmax_in_place;
+
 /// Elements per parallel task: large enough to outweigh its scheduling, small enough that a
 /// `[16, 21, 3072]` activation splits across many tasks.
 const CHUNK: usize = 1 << 14;
@@ -95,20 +97,13 @@ fn rows_per_task(row: usize) -> usize {
     (CHUNK / row.max(1)).max(1)
 }
 
-/// Log-softmax of each row of `row` values, in place: `x − max − ln Σ e^(x − max)`, the sum
-/// taken in f64.
+/// Log-softmax of each row of `row` values, in place
+/// ([`crate::sampling::log_softmax_in_place`]: the sum taken in f64).
 pub fn log_softmax_rows(values: &mut [f32], row: usize) {
     values
         .par_chunks_mut(row.max(1))
         .with_min_len(rows_per_task(row))
-        .for_each(|r| {
-            let max = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f64 = r.iter().map(|&v| f64::from((v - max).exp())).sum();
-            let log_sum = sum.ln() as f32;
-            for v in r.iter_mut() {
-                *v = (*v - max) - log_sum;
-            }
-        });
+        .for_each(log_softmax_in_place);
 }
 
 /// The backward of the row log-softmax from its output: `grad ← grad − e^output · Σ grad` per
@@ -129,6 +124,12 @@ pub fn log_softmax_backward_rows(output: &[f32], grad: &mut [f32], row: usize) {
 mod tests {
     use super::*;
 
+    /// `gelu_new` by its tanh formula, in f64.
+    fn gelu_new_reference(x: f64) -> f64 {
+        let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044_715 * x.powi(3));
+        0.5 * x * (1.0 + inner.tanh())
+    }
+
     /// Values across the range a GPT-2 activation takes, both signs, and a few past it.
     fn samples() -> Vec<f32> {
         (0..4001).map(|i| (i as f32 - 2000.0) / 150.0).collect()
@@ -140,12 +141,7 @@ mod tests {
         let mut y = x.clone();
         gelu_new(&mut y);
         for (&x, &y) in x.iter().zip(&y) {
-            let x64 = f64::from(x);
-            let want = 0.5
-                * x64
-                * (1.0
-                    + ((2.0 / std::f64::consts::PI).sqrt() * (x64 + 0.044_715 * x64.powi(3)))
-                        .tanh());
+            let want = gelu_new_reference(f64::from(x));
             assert!(
                 (f64::from(y) - want).abs() < 2e-6 * (1.0 + want.abs()),
                 "x={x}: {y} vs {want}"
@@ -159,14 +155,9 @@ mod tests {
         let mut grad = vec![1.5f32; x.len()];
         gelu_new_backward(&x, &mut grad);
         for (&x, &g) in x.iter().zip(&grad) {
-            let f = |v: f64| {
-                0.5 * v
-                    * (1.0
-                        + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044_715 * v.powi(3)))
-                            .tanh())
-            };
-            let h = 1e-4;
-            let want = 1.5 * (f(f64::from(x) + h) - f(f64::from(x) - h)) / (2.0 * h);
+            let (x64, h) = (f64::from(x), 1e-4);
+            let want =
+                1.5 * (gelu_new_reference(x64 + h) - gelu_new_reference(x64 - h)) / (2.0 * h);
             assert!(
                 (f64::from(g) - want).abs() < 1e-5 * (1.0 + want.abs()),
                 "x={x}: {g} vs {want}"
