@@ -24,14 +24,19 @@ pub fn cast_block_linears<M: Module>(module: M, dtype: FloatDType) -> (M, usize)
     (module, mapper.cast)
 }
 
-/// `x·W + b` of `layer`, `[.., d_in]` → `[.., d_out]`, in `x`'s dtype. When the weight has
+/// `x·W + b` of `layer`, `[.., d_in]` → `[.., d_out]`, in `x`'s dtype, the product through
+/// [`crate::fused::matmul`] (gemm straight into the output on flex). When the weight has
 /// another dtype (bf16 blocks of a frozen model), the product runs in the weight's dtype and is
 /// cast back before the bias, kept in `x`'s dtype, is added.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     let weight = layer.weight.val();
     let dtype = x.dtype();
     if weight.dtype() == dtype {
-        return layer.forward(x);
+        let y = crate::fused::matmul(x, weight);
+        return match &layer.bias {
+            Some(bias) => y + bias.val().unsqueeze(),
+            None => y,
+        };
     }
     let y = burn::tensor::module::linear(x.cast(weight.dtype()), weight, None).cast(dtype);
     match &layer.bias {

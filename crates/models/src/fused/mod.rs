@@ -9,6 +9,7 @@
 
 mod flex;
 mod kernels;
+mod matmul;
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
@@ -50,6 +51,55 @@ pub fn log_softmax<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         .unwrap_or_else(|x| log_softmax_chain(x, D - 1))
 }
 
+/// `x · w` with one weight for every leading index: `[.., k]` · `[k, n]` → `[.., n]` (a
+/// bias-free `Linear`, HF's `Conv1D`; `D ≥ 2`).
+///
+/// On burn-flex f32 (both operands plain or both under autodiff): gemm writes each product
+/// straight into its output's buffer, forward and backward, and reads transposed operands
+/// through their strides. Elsewhere: burn's `linear` without bias.
+pub fn matmul<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
+    if D >= 2 {
+        match (to_flex(&x), to_flex(&w)) {
+            (Some(FlexPrimitive::Autodiff(a)), Some(FlexPrimitive::Autodiff(b))) => {
+                trace_path("autodiff");
+                return Tensor::from_primitive::<Autodiff<Flex>>(matmul::matmul_autodiff(a, b));
+            }
+            (Some(FlexPrimitive::Plain(a)), Some(FlexPrimitive::Plain(b))) => {
+                trace_path("plain");
+                return Tensor::from_primitive::<Flex>(matmul::matmul(a, b));
+            }
+            _ => {}
+        }
+    }
+    burn::tensor::module::linear(x, w, None)
+}
+
+/// An f32 burn-flex tensor's primitive, under autodiff or plain.
+enum FlexPrimitive {
+    Autodiff(flex::AutodiffFlexTensor),
+    Plain(FlexTensor),
+}
+
+/// `x`'s primitive when `x` is an f32 burn-flex tensor (a clone: an `Arc` and a graph node).
+fn to_flex<const D: usize>(x: &Tensor<D>) -> Option<FlexPrimitive> {
+    if x.dtype() != DType::F32 {
+        return None;
+    }
+    if let Ok(primitive) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
+        return Some(FlexPrimitive::Autodiff(primitive));
+    }
+    x.clone()
+        .try_into_primitive::<Flex>()
+        .ok()
+        .map(FlexPrimitive::Plain)
+}
+
+/// Records which path a call took, for the tests.
+fn trace_path(_path: &'static str) {
+    #[cfg(test)]
+    tests::PATH.set(Some(_path));
+}
+
 /// Runs `autodiff` on an f32 burn-flex tensor under autodiff, `plain` on a plain one; gives `x`
 /// back (`Err`) for any other backend or dtype.
 fn on_flex<const D: usize>(
@@ -57,27 +107,26 @@ fn on_flex<const D: usize>(
     autodiff: impl FnOnce(flex::AutodiffFlexTensor) -> flex::AutodiffFlexTensor,
     plain: impl FnOnce(FlexTensor) -> FlexTensor,
 ) -> Result<Tensor<D>, Tensor<D>> {
-    if x.dtype() != DType::F32 {
-        return Err(x);
+    let primitive = to_flex(&x);
+    // `x` is dropped before the work so that its buffer can be reused in place.
+    match primitive {
+        Some(FlexPrimitive::Autodiff(primitive)) => {
+            drop(x);
+            trace_path("autodiff");
+            Ok(Tensor::from_primitive::<Autodiff<Flex>>(autodiff(
+                primitive,
+            )))
+        }
+        Some(FlexPrimitive::Plain(primitive)) => {
+            drop(x);
+            trace_path("plain");
+            Ok(Tensor::from_primitive::<Flex>(plain(primitive)))
+        }
+        None => Err(x),
     }
-    // The conversions consume their input, so they are tried on a clone (an `Arc` and a graph
-    // node); `x` is dropped before the work so that its buffer can be reused in place.
-    if let Ok(primitive) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
-        drop(x);
-        #[cfg(test)]
-        tests::PATH.set(Some("autodiff"));
-        return Ok(Tensor::from_primitive::<Autodiff<Flex>>(autodiff(
-            primitive,
-        )));
-    }
-    if let Ok(primitive) = x.clone().try_into_primitive::<Flex>() {
-        drop(x);
-        #[cfg(test)]
-        tests::PATH.set(Some("plain"));
-        return Ok(Tensor::from_primitive::<Flex>(plain(primitive)));
-    }
-    Err(x)
 }
 
+#[cfg(test)]
+mod matmul_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,121 @@
+//! [`matmul`] against burn's `linear` on burn-flex: values, both gradients, transposed and
+//! strided operands, and which path a call takes.
+
+use burn::tensor::{DType, Device, Distribution, Tensor};
+
+use super::matmul;
+use super::tests::PATH;
+
+/// `[4, 50, 200]` · `[200, 300]`: 12 M multiply-adds, above the threshold for splitting over
+/// the cores.
+fn operands(device: &Device) -> (Tensor<3>, Tensor<2>) {
+    device.seed(11);
+    let x = Tensor::random([4, 50, 200], Distribution::Normal(0.0, 1.0), device);
+    let w = Tensor::random([200, 300], Distribution::Normal(0.0, 0.1), device);
+    (x, w)
+}
+
+fn linear(x: Tensor<3>, w: Tensor<2>) -> Tensor<3> {
+    burn::tensor::module::linear(x, w, None)
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+fn assert_close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (p, q)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (p - q).abs() <= 1e-5 * (1.0 + q.abs()),
+            "{what}[{i}]: {p} vs {q}"
+        );
+    }
+}
+
+#[test]
+fn flex_f32_operands_take_gemm_and_others_burns_linear() {
+    let (x, w) = operands(&Device::flex());
+    PATH.set(None);
+    let _ = matmul(x.clone(), w.clone());
+    assert_eq!(PATH.get(), Some("plain"));
+
+    let (xa, wa) = operands(&Device::flex().autodiff());
+    PATH.set(None);
+    let _ = matmul(xa.require_grad(), wa);
+    assert_eq!(PATH.get(), Some("autodiff"));
+
+    PATH.set(None);
+    let _ = matmul(x.cast(DType::F64), w.cast(DType::F64));
+    assert_eq!(PATH.get(), None);
+}
+
+#[test]
+fn forward_matches_burns_linear() {
+    let (x, w) = operands(&Device::flex());
+    assert_close(
+        &host(matmul(x.clone(), w.clone())),
+        &host(linear(x.clone(), w.clone())),
+        "x·w",
+    );
+    // Below the parallel threshold, and two-dimensional.
+    let x2 = x.slice([0..1, 0..3]).reshape([3, 200]);
+    assert_close(
+        &host(matmul(x2.clone(), w.clone())),
+        &host(burn::tensor::module::linear(x2, w, None)),
+        "small x·w",
+    );
+}
+
+#[test]
+fn transposed_and_strided_operands_are_read_in_logical_order() {
+    let device = Device::flex();
+    let (x, w) = operands(&device);
+    // A transposed weight (GPT-2's tied LM head reads `wteᵀ` this way).
+    let wt = w.clone().transpose().into_data();
+    let w_view = Tensor::<2>::from_data(wt, &device).transpose();
+    assert_close(
+        &host(matmul(x.clone(), w_view)),
+        &host(linear(x.clone(), w.clone())),
+        "x·wᵀᵀ",
+    );
+    // A non-contiguous rank-3 input.
+    let x_view =
+        Tensor::<3>::from_data(x.clone().swap_dims(1, 2).into_data(), &device).swap_dims(1, 2);
+    assert_close(
+        &host(matmul(x_view, w.clone())),
+        &host(linear(x, w)),
+        "strided x",
+    );
+}
+
+/// Gradients of `Σ r ⊙ f(x, w)` for x and w (each `None` when not tracked).
+fn gradients(
+    f: fn(Tensor<3>, Tensor<2>) -> Tensor<3>,
+    track_x: bool,
+    track_w: bool,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let device = Device::flex().autodiff();
+    let (x, w) = operands(&device);
+    let x = if track_x { x.require_grad() } else { x };
+    let w = if track_w { w.require_grad() } else { w };
+    let r = Tensor::<3>::random([4, 50, 300], Distribution::Normal(0.0, 1.0), &device);
+    let grads = (f(x.clone(), w.clone()) * r).sum().backward();
+    (x.grad(&grads).map(host), w.grad(&grads).map(host))
+}
+
+#[test]
+fn gradients_match_burns_linear() {
+    for (track_x, track_w) in [(true, true), (true, false), (false, true)] {
+        let (dx, dw) = gradients(matmul, track_x, track_w);
+        let (dx_ref, dw_ref) = gradients(linear, track_x, track_w);
+        assert_eq!(dx.is_some(), track_x);
+        assert_eq!(dw.is_some(), track_w);
+        if let (Some(a), Some(b)) = (dx, dx_ref) {
+            assert_close(&a, &b, "dx");
+        }
+        if let (Some(a), Some(b)) = (dw, dw_ref) {
+            assert_close(&a, &b, "dw");
+        }
+    }
+}
