@@ -249,10 +249,19 @@ impl Backward<Flex, 2> for MatmulBackward {
             // dW = Xᵀ · dY: [k, rows] · [rows, n] → [k, n] (the sum over every leading index).
             |grad| {
                 let grad = readable(grad);
-                tensor(
-                    product(&view(&x).t(), &view(&grad)),
-                    w.layout().shape().clone(),
-                )
+                let w_view = view(&w);
+                if w_view.row_stride == 1 && w_view.col_stride != 1 {
+                    // `w` is a transposed view (GPT-2's tied LM head reads `wteᵀ`): dWᵀ = dYᵀ · X
+                    // in the stored table's order, handed back as its transposed view, so the
+                    // table's gradient needs no `[k, n]` → `[n, k]` copy.
+                    let [k, n] = [w_view.rows, w_view.cols];
+                    tensor(product(&view(&grad).t(), &view(&x)), Shape::new([n, k])).transpose(0, 1)
+                } else {
+                    tensor(
+                        product(&view(&x).t(), &view(&grad)),
+                        w.layout().shape().clone(),
+                    )
+                }
             },
         );
     }

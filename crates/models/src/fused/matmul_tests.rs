@@ -89,33 +89,49 @@ fn transposed_and_strided_operands_are_read_in_logical_order() {
     );
 }
 
-/// Gradients of `Σ r ⊙ f(x, w)` for x and w (each `None` when not tracked).
+/// Gradients of `Σ r ⊙ f(x, w)` for x and the stored weight (each `None` when not tracked);
+/// with `w_transposed` the weight is stored `[n, k]` and read through its transposed view.
 fn gradients(
     f: fn(Tensor<3>, Tensor<2>) -> Tensor<3>,
     track_x: bool,
     track_w: bool,
+    w_transposed: bool,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let device = Device::flex().autodiff();
     let (x, w) = operands(&device);
     let x = if track_x { x.require_grad() } else { x };
-    let w = if track_w { w.require_grad() } else { w };
+    let stored = match w_transposed {
+        true => Tensor::<2>::from_data(w.transpose().into_data(), &device),
+        false => w,
+    };
+    let stored = if track_w {
+        stored.require_grad()
+    } else {
+        stored
+    };
+    let w = match w_transposed {
+        true => stored.clone().transpose(),
+        false => stored.clone(),
+    };
     let r = Tensor::<3>::random([4, 50, 300], Distribution::Normal(0.0, 1.0), &device);
-    let grads = (f(x.clone(), w.clone()) * r).sum().backward();
-    (x.grad(&grads).map(host), w.grad(&grads).map(host))
+    let grads = (f(x.clone(), w) * r).sum().backward();
+    (x.grad(&grads).map(host), stored.grad(&grads).map(host))
 }
 
 #[test]
 fn gradients_match_burns_linear() {
-    for (track_x, track_w) in [(true, true), (true, false), (false, true)] {
-        let (dx, dw) = gradients(matmul, track_x, track_w);
-        let (dx_ref, dw_ref) = gradients(linear, track_x, track_w);
-        assert_eq!(dx.is_some(), track_x);
-        assert_eq!(dw.is_some(), track_w);
-        if let (Some(a), Some(b)) = (dx, dx_ref) {
-            assert_close(&a, &b, "dx");
-        }
-        if let (Some(a), Some(b)) = (dw, dw_ref) {
-            assert_close(&a, &b, "dw");
+    for w_transposed in [false, true] {
+        for (track_x, track_w) in [(true, true), (true, false), (false, true)] {
+            let (dx, dw) = gradients(matmul, track_x, track_w, w_transposed);
+            let (dx_ref, dw_ref) = gradients(linear, track_x, track_w, w_transposed);
+            assert_eq!(dx.is_some(), track_x);
+            assert_eq!(dw.is_some(), track_w);
+            if let (Some(a), Some(b)) = (dx, dx_ref) {
+                assert_close(&a, &b, "dx");
+            }
+            if let (Some(a), Some(b)) = (dw, dw_ref) {
+                assert_close(&a, &b, "dw");
+            }
         }
     }
 }
