@@ -69,7 +69,8 @@ fn parse_shape(s: &Value) -> anyhow::Result<Shape> {
 }
 
 /// Median GFLOP/s of `shape`'s product on `device`, over `repeats` timed runs after one
-/// warm-up.
+/// warm-up, through `models::fused::matmul` (the path of the step's linear products: direct
+/// gemm calls on flex, burn's matmul elsewhere).
 pub fn shape_gflops(device: &Device, shape: &Shape, repeats: usize) -> f64 {
     let operand = |rows: usize, cols: usize, transposed: bool| -> Tensor<2> {
         if transposed {
@@ -84,9 +85,7 @@ pub fn shape_gflops(device: &Device, shape: &Shape, repeats: usize) -> f64 {
     for i in 0..=repeats {
         let start = Instant::now();
         // Reading one number back waits for the product on asynchronous backends.
-        let _ = a
-            .clone()
-            .matmul(b.clone())
+        let _ = models::fused::matmul(a.clone(), b.clone())
             .slice([0..1, 0..1])
             .into_scalar::<f32>();
         if i > 0 {
