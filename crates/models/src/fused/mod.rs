@@ -1,11 +1,13 @@
-//! Element-wise functions fused into one multi-threaded pass on burn-flex (issue #14).
+//! Ops that burn-flex would run with one core waiting, done over all cores (issue #14).
 //!
 //! burn-flex runs every element-wise op as its own single-threaded pass, so GPT-2's `gelu_new`
 //! (six ops, and as many again backward), RoBERTa's erf GELU and the log-softmax over the
 //! 50,257-token vocabulary (six passes each way) kept one core busy while the other waited. On
 //! flex f32 tensors, plain or under autodiff, these functions compute the whole function in one
-//! pass split over the cores, with their own backward. On any other backend or dtype they are
-//! the tensor ops they replace, so every backend computes the same function.
+//! pass split over the cores, with their own backward. [`matmul()`] does the same for the linear
+//! products: direct gemm calls, one per core on its own output columns (see `matmul.rs`). On
+//! any other backend or dtype they are the tensor ops they replace, so every backend computes
+//! the same function.
 
 mod flex;
 mod kernels;
