@@ -4,14 +4,13 @@
 use burn::tensor::{DType, Device, Distribution, Tensor};
 
 use super::matmul;
-use super::tests::PATH;
+use super::tests::{PATH, seeded};
 
 /// `[4, 50, 200]` · `[200, 300]`: 12 M multiply-adds, above the threshold for splitting over
 /// the cores.
 fn operands(device: &Device) -> (Tensor<3>, Tensor<2>) {
-    device.seed(11);
-    let x = Tensor::random([4, 50, 200], Distribution::Normal(0.0, 1.0), device);
-    let w = Tensor::random([200, 300], Distribution::Normal(0.0, 0.1), device);
+    let x = seeded([4, 50, 200], Distribution::Normal(0.0, 1.0), 11, device);
+    let w = seeded([200, 300], Distribution::Normal(0.0, 0.1), 12, device);
     (x, w)
 }
 
@@ -113,7 +112,7 @@ fn gradients(
         true => stored.clone().transpose(),
         false => stored.clone(),
     };
-    let r = Tensor::<3>::random([4, 50, 300], Distribution::Normal(0.0, 1.0), &device);
+    let r = seeded([4, 50, 300], Distribution::Normal(0.0, 1.0), 13, &device);
     let grads = (f(x.clone(), w) * r).sum().backward();
     (x.grad(&grads).map(host), stored.grad(&grads).map(host))
 }

@@ -2,7 +2,9 @@
 //! inputs that must survive (shared buffers, strided views).
 
 use burn::tensor::activation::{gelu as gelu_chain, log_softmax as log_softmax_chain};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use super::{gelu, gelu_new, gelu_new_chain, log_softmax};
 
@@ -46,9 +48,24 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
     }
 }
 
+/// A tensor drawn from its own seeded generator. The device's generator is one per process,
+/// shared by the tests that run at the same time, so a draw from it may interleave with another
+/// test's and differ between two calls.
+pub fn seeded<const D: usize>(
+    shape: [usize; D],
+    distribution: Distribution,
+    seed: u64,
+    device: &Device,
+) -> Tensor<D> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Tensor::from_data(
+        TensorData::random::<f32, _, _>(shape, distribution, &mut rng),
+        device,
+    )
+}
+
 fn sample(device: &Device, scale: f64) -> Tensor<3> {
-    device.seed(7);
-    Tensor::random([3, 5, 37], Distribution::Normal(0.0, scale), device)
+    seeded([3, 5, 37], Distribution::Normal(0.0, scale), 7, device)
 }
 
 #[test]
