@@ -16,6 +16,7 @@ use burn::tensor::{Shape, TensorData};
 
 use rayon::prelude::*;
 
+use super::decode::{self, Strided};
 use super::flex::AutodiffFlexTensor;
 
 /// Products of at least this many multiply-adds split over the cores (burn-flex's own rule).
@@ -75,6 +76,15 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// The same view as [`decode`] takes it.
+    fn strided(&self) -> Strided<'a> {
+        Strided {
+            data: &self.storage[self.offset..],
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+
     /// The transposed view (no copy).
     fn t(self) -> Self {
         Self {
@@ -102,6 +112,8 @@ fn view(tensor: &FlexTensor) -> Matrix<'_> {
 
 /// `lhs · rhs`: `[m, k]` · `[k, n]` → `m·n` values, row-major.
 ///
+/// At most 16 rows (a decoding step) go to [`decode::product`] where the CPU has AVX-512.
+///
 /// Large products with a row-major `lhs` (every forward product and every `dX = dY · Wᵀ`) run
 /// as one single-threaded gemm per core, each on its own block of output columns: gemm's own
 /// split packs the operand on the calling thread while the other cores wait, and at PPO
@@ -113,6 +125,11 @@ fn product(lhs: &Matrix<'_>, rhs: &Matrix<'_>) -> Vec<f32> {
     assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; m * n];
+    }
+    if m <= decode::MAX_ROWS
+        && let Some(out) = decode::product(lhs.strided(), [m, k, n], rhs.strided())
+    {
+        return out;
     }
     let large = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD;
     let threads = rayon::current_num_threads();

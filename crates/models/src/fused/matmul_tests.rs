@@ -134,3 +134,52 @@ fn gradients_match_burns_linear() {
         }
     }
 }
+
+/// Decoding-step shapes (≤ 16 rows) against burn's `linear`: every row count, a row-major `W`
+/// and a transposed view of one (the tied LM head's `wteᵀ`), depths and widths off the kernels'
+/// blocks, strided views, and a `W` deep enough to be split over the cores.
+#[test]
+fn few_rows_match_burns_linear() {
+    let device = Device::flex();
+    let w = seeded([203, 600], Distribution::Normal(0.0, 0.1), 21, &device);
+    let table = seeded([601, 203], Distribution::Normal(0.0, 0.1), 24, &device);
+    for m in 1..=17 {
+        let x = seeded([m, 203], Distribution::Normal(0.0, 1.0), 22, &device);
+        for (name, w) in [
+            ("row-major", w.clone()),
+            ("transposed", table.clone().transpose()),
+        ] {
+            assert_close(
+                &host(matmul(x.clone(), w.clone())),
+                &host(burn::tensor::module::linear(x.clone(), w, None)),
+                &format!("{m} rows, {name} W"),
+            );
+        }
+    }
+    let x = seeded([16, 300], Distribution::Normal(0.0, 1.0), 23, &device);
+    let (x_view, w_view) = (x.slice([0..16, 50..253]), w.clone().slice([0..203, 7..507]));
+    let t_view = table.transpose().slice([0..203, 3..598]);
+    for (name, w) in [("strided", w_view), ("strided transposed", t_view)] {
+        assert_close(
+            &host(matmul(x_view.clone(), w.clone())),
+            &host(burn::tensor::module::linear(x_view.clone(), w, None)),
+            name,
+        );
+    }
+    let deep = seeded([1000, 70], Distribution::Normal(0.0, 0.1), 25, &device);
+    let x = seeded([5, 1000], Distribution::Normal(0.0, 1.0), 26, &device);
+    assert_close(
+        &host(matmul(x.clone(), deep.clone())),
+        &host(burn::tensor::module::linear(x, deep, None)),
+        "deep W",
+    );
+    // The kernel takes these shapes wherever it runs.
+    let values = vec![0.5; 16 * 203];
+    let operand = |row_stride, col_stride| super::decode::Strided {
+        data: &values,
+        row_stride,
+        col_stride,
+    };
+    let taken = super::decode::product(operand(203, 1), [16, 203, 1], operand(1, 1)).is_some();
+    assert_eq!(taken, super::decode::available());
+}

@@ -9,6 +9,7 @@
 //! any other backend or dtype they are the tensor ops they replace, so every backend computes
 //! the same function.
 
+mod decode;
 mod flex;
 mod kernels;
 mod matmul;
@@ -74,6 +75,13 @@ pub fn matmul<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
         }
     }
     burn::tensor::module::linear(x, w, None)
+}
+
+/// Whether [`matmul`] multiplies `rows` rows of `x` with the AVX-512 decoding kernel
+/// (`decode.rs`): an f32 burn-flex `x` of at most 16 rows on a CPU with AVX-512F. That kernel
+/// reads a transposed weight view (the tied LM head's `wteᵀ`) as fast as a row-major one.
+pub fn decodes<const D: usize>(x: &Tensor<D>, rows: usize) -> bool {
+    (1..=decode::MAX_ROWS).contains(&rows) && decode::available() && to_flex(x).is_some()
 }
 
 /// An f32 burn-flex tensor's primitive, under autodiff or plain.

@@ -91,12 +91,13 @@ impl Gpt2 {
     /// call (~150 ms for GPT-2 at one token), while `wte` in its stored layout needs no copy
     /// (10 ms for 16 rows). From 32 rows on, `h · wteᵀ` through [`fused::matmul`], which
     /// reads the view through its strides and leaves no `[vocab, rows]` product to transpose
-    /// (32 rows: 17 against 20 ms; 352 rows: 91 against 139).
+    /// (32 rows: 17 against 20 ms; 352 rows: 91 against 139). Also `h · wteᵀ` for at most 16
+    /// rows where [`fused::decodes`] them: that kernel streams `wte` row by row.
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
         let [b, t, d] = hidden.dims();
         let wte = self.wte.weight.val();
         let vocab = wte.dims()[0];
-        if b * t >= LOGITS_WINDOW_ROWS {
+        if b * t >= LOGITS_WINDOW_ROWS || fused::decodes(&hidden, b * t) {
             return fused::matmul(hidden, wte.transpose());
         }
         let h = hidden.reshape([b * t, d]).transpose();
