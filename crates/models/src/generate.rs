@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::ModelError;
 use crate::gpt2::{Gpt2, Gpt2Input, KvCache, position_ids};
-use crate::sampling::Sampler;
+use crate::sampling::{Sampler, log_softmax};
 use crate::weights::ids_tensor;
 
 /// Decoding settings (transformers' `generate` names).
@@ -180,19 +180,36 @@ fn choose_tokens<R: Rng + Send>(
     done: &[bool],
     rngs: &mut [R],
 ) -> Vec<Option<(usize, f32)>> {
-    let choose = |row: usize, rng: &mut R| {
-        if done[row] {
-            return None;
-        }
-        let banned = config
+    let row_logits = |row: usize| &logits[row * vocab..(row + 1) * vocab];
+    let banned = |row: usize| {
+        config
             .eos_token_id
             .filter(|_| responses[row].len() < config.min_new_tokens)
-            .map(|e| e as usize);
-        let row_logits = &logits[row * vocab..(row + 1) * vocab];
-        Some(config.sampler.choose(row_logits, banned, rng))
+            .map(|e| e as usize)
+    };
+    let choose = |row: usize, rng: &mut R| {
+        (!done[row]).then(|| config.sampler.choose(row_logits(row), banned(row), rng))
     };
     match rngs {
-        [shared] => (0..done.len()).map(|row| choose(row, shared)).collect(),
+        [shared] => {
+            // The log-softmax of every row in parallel, then the draws in row order.
+            let logprobs: Vec<Option<Vec<f32>>> = (0..done.len())
+                .into_par_iter()
+                .map(|row| (!done[row]).then(|| log_softmax(row_logits(row))))
+                .collect();
+            logprobs
+                .iter()
+                .enumerate()
+                .map(|(row, lp)| {
+                    let lp = lp.as_deref()?;
+                    Some(
+                        config
+                            .sampler
+                            .choose_given(row_logits(row), lp, banned(row), shared),
+                    )
+                })
+                .collect()
+        }
         per_row => per_row
             .par_iter_mut()
             .enumerate()

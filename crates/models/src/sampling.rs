@@ -56,7 +56,18 @@ impl Sampler {
         banned: Option<usize>,
         rng: &mut R,
     ) -> (usize, f32) {
-        let logprobs = log_softmax(logits);
+        self.choose_given(logits, &log_softmax(logits), banned, rng)
+    }
+
+    /// [`Sampler::choose`] with `logprobs = log_softmax(logits)` already computed (so that
+    /// rows can compute it in parallel and draw from a shared generator in order).
+    pub fn choose_given<R: Rng + ?Sized>(
+        &self,
+        logits: &[f32],
+        logprobs: &[f32],
+        banned: Option<usize>,
+        rng: &mut R,
+    ) -> (usize, f32) {
         let banned = banned.filter(|&b| b < logits.len());
         let plain = self.temperature == 1.0 && self.top_k == 0 && self.top_p >= 1.0;
         let token = if !self.do_sample {

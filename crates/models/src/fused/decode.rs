@@ -133,18 +133,41 @@ pub fn product(x: Strided<'_>, [m, k, n]: [usize; 3], w: Strided<'_>) -> Option<
     Some(transpose_sum(&partials, m, n))
 }
 
-/// `out[i, j] = Σ_p partials[p][j, i]` for `i < m`: the `[n, 16]` sums into a `[m, n]` output.
+/// `out[i, j] = Σ_p partials[p][j, i]` for `i < m`: the `[n, 16]` sums into a `[m, n]` output,
+/// a block of [`TRANSPOSE_COLS`] columns per task (each partial read once, in order).
 fn transpose_sum(partials: &[Vec<f32>], m: usize, n: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; m * n];
-    out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-        for part in partials {
-            for (o, lanes) in row.iter_mut().zip(part.chunks_exact(LANES)) {
-                *o += lanes[i];
-            }
+    let mut blocks: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(TRANSPOSE_COLS))
+        .map(|_| Vec::new())
+        .collect();
+    for row in out.chunks_mut(n) {
+        for (block, piece) in blocks.iter_mut().zip(row.chunks_mut(TRANSPOSE_COLS)) {
+            block.push(piece);
         }
-    });
+    }
+    blocks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(block, mut rows)| {
+            let from = block * TRANSPOSE_COLS;
+            for c in 0..rows[0].len() {
+                let at = (from + c) * LANES;
+                let mut lanes = [0.0f32; LANES];
+                for part in partials {
+                    for (lane, v) in lanes.iter_mut().zip(&part[at..at + LANES]) {
+                        *lane += v;
+                    }
+                }
+                for (row, lane) in rows.iter_mut().zip(lanes) {
+                    row[c] = lane;
+                }
+            }
+        });
     out
 }
+
+/// Output columns per task in [`transpose_sum`].
+const TRANSPOSE_COLS: usize = 512;
 
 /// Adds rows `rows` of a row-major `W` (rows `ld` apart) times `xᵀ` into `sums` `[n, 16]`.
 ///

@@ -13,6 +13,7 @@ mod decode;
 mod flex;
 mod kernels;
 mod matmul;
+mod sigmoid;
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};

@@ -69,10 +69,15 @@ fn sample(device: &Device, scale: f64) -> Tensor<3> {
 }
 
 #[test]
-fn gelu_new_forward_is_bit_identical_to_the_chain() {
+fn gelu_new_forward_matches_the_chain() {
     let device = Device::flex();
     let x = sample(&device, 3.0);
-    assert_eq!(host(gelu_new(x.clone())), host(gelu_new_chain(x)));
+    assert_close(
+        &host(gelu_new(x.clone())),
+        &host(gelu_new_chain(x)),
+        1e-6,
+        "gelu_new",
+    );
 }
 
 #[test]
@@ -103,7 +108,12 @@ fn fused_ops_leave_a_shared_input_untouched() {
 fn fused_ops_read_strided_views_in_logical_order() {
     let device = Device::flex();
     let x = sample(&device, 3.0).swap_dims(1, 2); // [3, 37, 5], not contiguous
-    assert_eq!(host(gelu_new(x.clone())), host(gelu_new_chain(x.clone())));
+    assert_close(
+        &host(gelu_new(x.clone())),
+        &host(gelu_new_chain(x.clone())),
+        1e-6,
+        "gelu_new",
+    );
     assert_close(
         &host(log_softmax(x.clone())),
         &host(log_softmax_chain(x, 2)),
