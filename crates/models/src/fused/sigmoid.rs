@@ -21,7 +21,7 @@ fn exp_nonpositive(z: f32) -> f32 {
     let p = ((((1.987_569_2e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e_r = (p * r * r + r) + 1.0;
     // 2ⁿ through the exponent bits (−126 ≤ n ≤ 0, a normal float).
     e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
