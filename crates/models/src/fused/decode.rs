@@ -7,21 +7,25 @@
 //! rows read `W` at 4.2 GB/s through gemm, where a plain read of memory runs at 25 GB/s.
 //!
 //! Here the 16 rows of `x` are the 16 lanes of a register: `xᵀ` is stored `[k, 16]`, so one
-//! load holds `x[.., k]` for every row. Each element of `W` is broadcast once and multiplied
-//! into the column it belongs to, whose 16 row sums sit in one accumulator:
-//! - `W` row-major (the blocks' `Conv1D` weights): each core takes a contiguous run of `W`'s
-//!   rows and reads it front to back, [`DEPTH`] rows at a time; the cores' partial sums are
-//!   added at the end.
-//! - `W` column-major (the tied LM head, `wteᵀ`): each core takes a run of `W`'s columns, the
-//!   rows of `wte`, and reads them front to back with the sums in registers throughout.
+//! load holds `x[.., kk]` for every row. Each element of `W` is broadcast once and multiplied
+//! into the column it belongs to, whose 16 row sums sit in one accumulator. Each core takes a
+//! block of output columns and sums them into a `[cols, 16]` table, then transposes it into its
+//! columns of the `[m, n]` output:
+//! - `W` row-major (the blocks' `Conv1D` weights): [`DEPTH`] rows at a time, each read left to
+//!   right across the core's columns, which the prefetchers follow.
+//! - `W` column-major (the tied LM head, `wteᵀ`): the core's columns are rows of `wte`, read
+//!   front to back with the sums in registers throughout, and the next block prefetched.
 //!
-//! The result, `[n, 16]` per core, is transposed into the row-major `[m, n]` output.
+//! On that Xeon a batch-16 generation of 16 tokens went from 1.16 to ~0.75 s; the products
+//! read `W` at 15–20 GB/s (docs/benchmarks.md).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
     _MM_HINT_T0, _mm_prefetch, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     _mm512_storeu_ps,
 };
+
+use std::cell::RefCell;
 
 use rayon::prelude::*;
 
@@ -34,10 +38,7 @@ const LANES: usize = 16;
 /// Rows of a row-major `W` read per pass, their `xᵀ` rows held in registers.
 const DEPTH: usize = 16;
 
-/// Fewest rows of a row-major `W` per core when its rows are split over the cores.
-const MIN_DEPTH_PER_CORE: usize = 64;
-
-/// Fewest columns of a column-major `W` per core when its columns are split over the cores.
+/// Fewest output columns per core when the columns are split over the cores.
 const MIN_COLS_PER_CORE: usize = 256;
 
 /// A matrix read through strides: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
@@ -86,114 +87,108 @@ pub fn product(x: Strided<'_>, [m, k, n]: [usize; 3], w: Strided<'_>) -> Option<
     if k == 0 || n == 0 {
         return Some(vec![0.0; m * n]);
     }
-    let mut xt = vec![0.0f32; k * LANES];
-    for (kk, lanes) in xt.chunks_exact_mut(LANES).enumerate() {
-        for (i, lane) in lanes[..m].iter_mut().enumerate() {
-            *lane = x.data[i * x.row_stride + kk * x.col_stride];
-        }
-    }
+    // Each core takes a block of output columns: it reads those columns of W (whole rows of
+    // `wte` for the LM head, a run of each row of a `Conv1D` weight), sums them into a
+    // `[cols, 16]` table and transposes that into its columns of the `[m, n]` output.
     let threads = rayon::current_num_threads();
-    let partials: Vec<Vec<f32>> = if row_major {
-        let parts = if k >= threads * MIN_DEPTH_PER_CORE {
-            threads
-        } else {
-            1
-        };
-        let span = k.div_ceil(parts);
-        (0..k.div_ceil(span))
-            .into_par_iter()
-            .map(|part| {
-                let rows = part * span..(part * span + span).min(k);
-                let mut sums = vec![0.0f32; n * LANES];
-                // SAFETY: AVX-512F is `available`; `w.holds(k, n)` with unit column stride, so
-                // every row in `rows` has `n` elements in `w.data`; `xt` is `[k, 16]` and `sums`
-                // is `[n, 16]`.
-                unsafe { rows_pass(&xt, w.data, w.row_stride, rows, &mut sums) };
-                sums
-            })
-            .collect()
+    let parts = if n >= threads * MIN_COLS_PER_CORE {
+        threads
     } else {
-        let parts = if n >= threads * MIN_COLS_PER_CORE {
-            threads
-        } else {
-            1
-        };
-        let width = n.div_ceil(parts);
-        let mut sums = vec![0.0f32; n * LANES];
-        sums.par_chunks_mut(width * LANES)
-            .enumerate()
-            .for_each(|(part, sums)| {
-                let from = part * width;
-                // SAFETY: AVX-512F is `available`; `w.holds(k, n)` with unit row stride, so column
-                // `c < n` has `k` elements from `c * col_stride`; `sums` holds this part's columns.
-                unsafe { columns_pass(&xt, w.data, w.col_stride, k, from, sums) };
-            });
-        vec![sums]
+        1
     };
-    Some(transpose_sum(&partials, m, n))
-}
-
-/// `out[i, j] = Σ_p partials[p][j, i]` for `i < m`: the `[n, 16]` sums into a `[m, n]` output,
-/// a block of [`TRANSPOSE_COLS`] columns per task (each partial read once, in order).
-fn transpose_sum(partials: &[Vec<f32>], m: usize, n: usize) -> Vec<f32> {
+    let width = n.div_ceil(parts).next_multiple_of(LANES);
     let mut out = vec![0.0f32; m * n];
-    let mut blocks: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(TRANSPOSE_COLS))
-        .map(|_| Vec::new())
-        .collect();
+    let mut pieces: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(width)).map(|_| Vec::new()).collect();
     for row in out.chunks_mut(n) {
-        for (block, piece) in blocks.iter_mut().zip(row.chunks_mut(TRANSPOSE_COLS)) {
-            block.push(piece);
+        for (piece, columns) in pieces.iter_mut().zip(row.chunks_mut(width)) {
+            piece.push(columns);
         }
     }
-    blocks
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(block, mut rows)| {
-            let from = block * TRANSPOSE_COLS;
-            for c in 0..rows[0].len() {
-                let at = (from + c) * LANES;
-                let mut lanes = [0.0f32; LANES];
-                for part in partials {
-                    for (lane, v) in lanes.iter_mut().zip(&part[at..at + LANES]) {
-                        *lane += v;
-                    }
-                }
-                for (row, lane) in rows.iter_mut().zip(lanes) {
-                    row[c] = lane;
-                }
+    with_scratch(k * LANES + n * LANES, |scratch| {
+        let (xt, tables) = scratch.split_at_mut(k * LANES);
+        for (kk, lanes) in xt.chunks_exact_mut(LANES).enumerate() {
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                *lane = if i < m {
+                    x.data[i * x.row_stride + kk * x.col_stride]
+                } else {
+                    0.0
+                };
             }
-        });
-    out
+        }
+        let xt = &*xt;
+        tables
+            .par_chunks_mut(width * LANES)
+            .zip(pieces)
+            .enumerate()
+            .for_each(|(part, (table, mut rows))| {
+                let from = part * width;
+                if row_major {
+                    // SAFETY: AVX-512F is `available`; `w.holds(k, n)` with unit column stride,
+                    // so every row has `n - from ≥ cols` elements from `from`; `xt` is `[k, 16]`
+                    // and `table` `[cols, 16]`.
+                    unsafe { rows_pass(xt, &w.data[from..], w.row_stride, k, table) };
+                } else {
+                    // SAFETY: AVX-512F is `available`; `w.holds(k, n)` with unit row stride, so
+                    // column `c < n` has `k` elements from `c * col_stride`.
+                    unsafe { columns_pass(xt, w.data, w.col_stride, k, from, table) };
+                }
+                transpose(table, &mut rows);
+            });
+    });
+    Some(out)
 }
 
-/// Output columns per task in [`transpose_sum`].
-const TRANSPOSE_COLS: usize = 512;
+/// `rows[i][c] = table[c, i]`: a `[cols, 16]` table into the `i < m` output rows' columns.
+fn transpose(table: &[f32], rows: &mut [&mut [f32]]) {
+    for (c, lanes) in table.chunks_exact(LANES).enumerate() {
+        for (row, &lane) in rows.iter_mut().zip(lanes) {
+            row[c] = lane;
+        }
+    }
+}
 
-/// Adds rows `rows` of a row-major `W` (rows `ld` apart) times `xᵀ` into `sums` `[n, 16]`.
+thread_local! {
+    /// [`product`]'s working memory, kept between calls (a decoding step makes ~50 products).
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `f` on `len` values of this thread's scratch memory (stale values: `f` writes before it
+/// reads), or on a fresh buffer when the scratch is in use further up this thread's stack.
+fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [f32]) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            if scratch.len() < len {
+                scratch.resize(len, 0.0);
+            }
+            f(&mut scratch[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+/// Writes into `sums` `[cols, 16]` the products of `xᵀ` with the first `cols` columns of a
+/// row-major `W` of `k` rows, `ld` apart.
 ///
 /// # Safety (audited, issue #14)
-/// The CPU must have AVX-512F. `xt` is `[k, 16]` with `rows.end ≤ k`, `sums` is `[n, 16]`, and
-/// `w` holds `n` elements from `r * ld` for every `r` in `rows`: every pointer below stays
-/// inside these bounds.
+/// The CPU must have AVX-512F. `xt` is `[k, 16]`, `sums` is `[cols, 16]`, and `w` holds `cols`
+/// elements from `r * ld` for every row `r < k`: every pointer below stays inside these bounds.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
-unsafe fn rows_pass(
-    xt: &[f32],
-    w: &[f32],
-    ld: usize,
-    rows: std::ops::Range<usize>,
-    sums: &mut [f32],
-) {
+unsafe fn rows_pass(xt: &[f32], w: &[f32], ld: usize, k: usize, sums: &mut [f32]) {
     const WIDTH: usize = 4;
-    let n = sums.len() / LANES;
+    if k < DEPTH {
+        // Only the one-row-at-a-time tail below, which adds to `sums`.
+        sums.fill(0.0);
+    }
+    let n = sums.len() / LANES; // this call's columns
     let (xt, w, sums) = (xt.as_ptr(), w.as_ptr(), sums.as_mut_ptr());
-    let mut k0 = rows.start;
-    while k0 < rows.end {
-        let depth = DEPTH.min(rows.end - k0);
+    let mut k0 = 0;
+    while k0 < k {
+        let depth = DEPTH.min(k - k0);
         if depth < DEPTH {
             // The last few rows, one at a time.
-            for kk in k0..rows.end {
+            for kk in k0..k {
                 // SAFETY: row kk < k of xt and of W; columns c < n of sums and of W's row.
                 unsafe {
                     let xv = _mm512_loadu_ps(xt.add(kk * LANES));
@@ -208,7 +203,7 @@ unsafe fn rows_pass(
         }
         let mut xr = [_mm512_setzero_ps(); DEPTH];
         for (r, x) in xr.iter_mut().enumerate() {
-            // SAFETY: row k0 + r < rows.end ≤ k of xt.
+            // SAFETY: row k0 + r < k of xt.
             *x = unsafe { _mm512_loadu_ps(xt.add((k0 + r) * LANES)) };
         }
         let mut c = 0;
@@ -219,20 +214,27 @@ unsafe fn rows_pass(
                 let s = sums.add(c * LANES);
                 if width == WIDTH {
                     let mut acc = [_mm512_setzero_ps(); WIDTH];
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        *a = _mm512_loadu_ps(s.add(j * LANES));
+                    if k0 > 0 {
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            *a = _mm512_loadu_ps(s.add(j * LANES));
+                        }
                     }
-                    for (r, x) in xr.iter().enumerate() {
-                        let wr = w.add((k0 + r) * ld + c);
+                    // One pointer stepped down the rows (a pointer per row spills).
+                    let mut wr = w.add(k0 * ld + c);
+                    for x in &xr {
                         for (j, a) in acc.iter_mut().enumerate() {
                             *a = _mm512_fmadd_ps(_mm512_set1_ps(*wr.add(j)), *x, *a);
                         }
+                        wr = wr.add(ld);
                     }
                     for (j, a) in acc.iter().enumerate() {
                         _mm512_storeu_ps(s.add(j * LANES), *a);
                     }
                 } else {
-                    let mut acc = _mm512_loadu_ps(s);
+                    let mut acc = _mm512_setzero_ps();
+                    if k0 > 0 {
+                        acc = _mm512_loadu_ps(s);
+                    }
                     for (r, x) in xr.iter().enumerate() {
                         acc = _mm512_fmadd_ps(_mm512_set1_ps(*w.add((k0 + r) * ld + c)), *x, acc);
                     }
@@ -325,7 +327,7 @@ unsafe fn column_block<const COLS: usize>(
 
 /// Never called: `available` is false off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn rows_pass(_: &[f32], _: &[f32], _: usize, _: std::ops::Range<usize>, _: &mut [f32]) {
+unsafe fn rows_pass(_: &[f32], _: &[f32], _: usize, _: usize, _: &mut [f32]) {
     unreachable!("product checks `available`")
 }
 
