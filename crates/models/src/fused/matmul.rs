@@ -112,7 +112,8 @@ fn view(tensor: &FlexTensor) -> Matrix<'_> {
 
 /// `lhs · rhs`: `[m, k]` · `[k, n]` → `m·n` values, row-major.
 ///
-/// At most 16 rows (a decoding step) go to [`decode::product`] where the CPU has AVX-512.
+/// At most 16 rows inside [`super::while_decoding`] (a sampling step) go to
+/// [`decode::product`] where the CPU has AVX-512.
 ///
 /// Large products with a row-major `lhs` (every forward product and every `dX = dY · Wᵀ`) run
 /// as one single-threaded gemm per core, each on its own block of output columns: gemm's own
@@ -127,6 +128,7 @@ fn product(lhs: &Matrix<'_>, rhs: &Matrix<'_>) -> Vec<f32> {
         return vec![0.0; m * n];
     }
     if m <= decode::MAX_ROWS
+        && super::decoding()
         && let Some(out) = decode::product(lhs.strided(), [m, k, n], rhs.strided())
     {
         return out;

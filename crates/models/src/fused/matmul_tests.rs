@@ -140,6 +140,13 @@ fn gradients_match_burns_linear() {
 /// blocks, strided views, and a `W` deep enough to be split over the cores.
 #[test]
 fn few_rows_match_burns_linear() {
+    assert!(!super::decoding(), "outside a sampling loop, gemm");
+    super::while_decoding(few_rows_match_burns_linear_decoding);
+    assert!(!super::decoding(), "the flag is restored");
+}
+
+/// [`few_rows_match_burns_linear`]'s checks.
+fn few_rows_match_burns_linear_decoding() {
     let device = Device::flex();
     let w = seeded([203, 600], Distribution::Normal(0.0, 0.1), 21, &device);
     let table = seeded([601, 203], Distribution::Normal(0.0, 0.1), 24, &device);

@@ -15,6 +15,8 @@ mod flex;
 mod kernels;
 mod matmul;
 
+use std::cell::Cell;
+
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::activation::{gelu as gelu_chain, log_softmax as log_softmax_chain, sigmoid};
@@ -78,11 +80,37 @@ pub fn matmul<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
     burn::tensor::module::linear(x, w, None)
 }
 
-/// Whether [`matmul`] multiplies `rows` rows of `x` with the AVX-512 decoding kernel
-/// (`decode.rs`): an f32 burn-flex `x` of at most 16 rows on a CPU with AVX-512F. That kernel
-/// reads a transposed weight view (the tied LM head's `wteᵀ`) as fast as a row-major one.
+thread_local! {
+    /// Whether this thread is inside [`while_decoding`].
+    static DECODING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's products of at most 16 rows taken by the AVX-512 decoding
+/// kernel (`decode.rs`) where the CPU has it: a sampling loop's steps. Elsewhere such products
+/// stay with gemm, so that a forward pass gives the same bits whatever its batch is cut into
+/// (the policy and the reference agree exactly at step 1; the kernel sums in another order).
+pub fn while_decoding<T>(f: impl FnOnce() -> T) -> T {
+    /// Restores the flag on the way out, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DECODING.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DECODING.with(|d| d.replace(true)));
+    f()
+}
+
+/// Whether products of at most 16 rows on this thread go to the decoding kernel now.
+fn decoding() -> bool {
+    DECODING.with(Cell::get) && decode::available()
+}
+
+/// Whether [`matmul`] multiplies `rows` rows of `x` with the AVX-512 decoding kernel: inside
+/// [`while_decoding`], an f32 burn-flex `x` of at most 16 rows on a CPU with AVX-512F. That
+/// kernel reads a transposed weight view (the tied LM head's `wteᵀ`) as fast as a row-major one.
 pub fn decodes<const D: usize>(x: &Tensor<D>, rows: usize) -> bool {
-    (1..=decode::MAX_ROWS).contains(&rows) && decode::available() && to_flex(x).is_some()
+    (1..=decode::MAX_ROWS).contains(&rows) && decoding() && to_flex(x).is_some()
 }
 
 /// An f32 burn-flex tensor's primitive, under autodiff or plain.
