@@ -2,9 +2,9 @@
 //!
 //! burn-flex runs each element-wise op as its own single-threaded pass; these do the whole
 //! function (and its derivative) in one pass over all cores. They use the same f32 operations
-//! as the tensor ops they replace, except that the GELUs take `e^z` and `erfc` from `fast_math.rs`
-//! (vectorised; within 2 ulp of libm's `expf`, and 10⁻⁶ of `erfc` relative), and the log-softmax sums
-//! its exponentials in f64.
+//! as the tensor ops they replace, except that the exact GELU (and `gelu_new` inside a sampling
+//! loop) take `e^z` and `erfc` from `fast_math.rs` (vectorised; within 2 ulp of libm's `expf`,
+//! and 10⁻⁶ of `erfc` relative), and the log-softmax sums its exponentials in f64.
 
 use rayon::prelude::*;
 
@@ -22,10 +22,22 @@ const C1: f32 = C1_F64 as f32;
 /// `0.044715·c₁` in f32.
 const C2: f32 = (0.044_715 * C1_F64) as f32;
 
-/// `gelu_new(x) = x·σ(x·(c₁ + c₂·x²))`, operation by operation as the tensor chain, with the
-/// vectorised [`sigmoid`].
-#[inline(always)]
+/// `gelu_new(x) = x·σ(x·(c₁ + c₂·x²))`, operation by operation as the tensor chain (burn-flex's
+/// sigmoid, libm's `expf`): bit-identical to it.
 fn gelu_new_one(x: f32) -> f32 {
+    let z = (x * x * C2 + C1) * x;
+    let s = if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    };
+    x * s
+}
+
+/// [`gelu_new_one`] with the vectorised [`sigmoid`] (within 10⁻⁶).
+#[inline(always)]
+fn gelu_new_fast(x: f32) -> f32 {
     x * sigmoid((x * x * C2 + C1) * x)
 }
 
@@ -38,10 +50,21 @@ fn gelu_new_slope(x: f32) -> f32 {
 }
 
 /// `gelu_new` of every value, in place.
+///
+/// Inside [`super::while_decoding`] (a sampling loop) with the vectorised sigmoid; elsewhere
+/// bit-identical to the tensor chain, so that the policy and a reference that takes the chain
+/// (another backend, a bf16 frozen copy) agree exactly at step 1.
 pub fn gelu_new(values: &mut [f32]) {
-    values
-        .par_chunks_mut(CHUNK)
-        .for_each(|chunk| fast_math::map(chunk, gelu_new_one));
+    if super::decoding() {
+        values
+            .par_chunks_mut(CHUNK)
+            .for_each(|chunk| fast_math::map(chunk, gelu_new_fast));
+    } else {
+        values
+            .par_iter_mut()
+            .with_min_len(CHUNK)
+            .for_each(|v| *v = gelu_new_one(*v));
+    }
 }
 
 /// The backward of `gelu_new`: `grad ← grad · gelu_new'(x)`, in place.

@@ -101,7 +101,8 @@ pub fn while_decoding<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Whether products of at most 16 rows on this thread go to the decoding kernel now.
+/// Whether this thread is in a sampling loop on an AVX-512 CPU: products of at most 16 rows go
+/// to the decoding kernel, and `gelu_new` takes the vectorised sigmoid.
 fn decoding() -> bool {
     DECODING.with(Cell::get) && decode::available()
 }
