@@ -7,7 +7,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData, s};
 use dataset::LeftPadded;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rayon::prelude::*;
 
 use crate::ModelError;
@@ -223,6 +223,22 @@ fn choose_tokens<R: Rng + Send>(
         (!done[row]).then(|| config.sampler.choose(row_logits(row), banned(row), rng))
     };
     match rngs {
+        [shared] if config.sampler.draws_one_uniform() => {
+            // One uniform per unfinished row, taken in row order, then every row's
+            // log-softmax and draw in parallel: the tokens of a draw in row order.
+            let uniforms: Vec<Option<f64>> = done
+                .iter()
+                .map(|&d| (!d).then(|| shared.random::<f64>()))
+                .collect();
+            (0..done.len())
+                .into_par_iter()
+                .map(|row| {
+                    let u = uniforms[row]?;
+                    let lp = log_softmax(row_logits(row));
+                    Some(config.sampler.choose_with_uniform(&lp, banned(row), u))
+                })
+                .collect()
+        }
         [shared] => {
             // The log-softmax of every row in parallel, then the draws in row order.
             let logprobs: Vec<Option<Vec<f32>>> = (0..done.len())

@@ -69,37 +69,37 @@ impl Sampler {
         rng: &mut R,
     ) -> (usize, f32) {
         let banned = banned.filter(|&b| b < logits.len());
-        let plain = self.temperature == 1.0 && self.top_k == 0 && self.top_p >= 1.0;
         let token = if !self.do_sample {
             let mut scores = logits.to_vec();
             if let Some(b) = banned {
                 scores[b] = f32::NEG_INFINITY;
             }
             argmax(&scores)
-        } else if plain {
+        } else if self.draws_one_uniform() {
             // Pure sampling (TRL's setting): draw straight from the log-probs, one pass.
-            let total = 1.0 - banned.map_or(0.0, |b| f64::from(logprobs[b].exp()));
-            let mut u = rng.random::<f64>() * total;
-            let mut last = 0;
-            let mut chosen = None;
-            for (i, &lp) in logprobs.iter().enumerate() {
-                if Some(i) == banned {
-                    continue;
-                }
-                let p = f64::from(lp.exp());
-                if p > 0.0 {
-                    last = i;
-                    if u < p {
-                        chosen = Some(i);
-                        break;
-                    }
-                    u -= p;
-                }
-            }
-            chosen.unwrap_or(last)
+            plain_draw(logprobs, banned, rng.random::<f64>())
         } else {
             self.filtered_draw(logits, banned, rng)
         };
+        (token, logprobs[token])
+    }
+
+    /// Whether [`Sampler::choose_given`] samples straight from the log-probs (TRL's setting: no
+    /// temperature, top-k or top-p) and so takes exactly one `f64` uniform from its generator.
+    pub fn draws_one_uniform(&self) -> bool {
+        self.do_sample && self.temperature == 1.0 && self.top_k == 0 && self.top_p >= 1.0
+    }
+
+    /// [`Sampler::choose_given`] for a sampler that [`Sampler::draws_one_uniform`], given that
+    /// uniform `u` in `[0, 1)`: the same token as `choose_given` on a generator whose next
+    /// `f64` is `u`. Rows can then draw in parallel from uniforms taken in row order.
+    pub fn choose_with_uniform(
+        &self,
+        logprobs: &[f32],
+        banned: Option<usize>,
+        u: f64,
+    ) -> (usize, f32) {
+        let token = plain_draw(logprobs, banned.filter(|&b| b < logprobs.len()), u);
         (token, logprobs[token])
     }
 
@@ -151,6 +151,27 @@ pub fn softmax(scores: &[f32]) -> Vec<f64> {
     let exps: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
     let sum: f64 = exps.iter().sum();
     exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Inverse-CDF draw from `exp(logprobs)` with `banned` left out, at the uniform `u` in `[0, 1)`.
+fn plain_draw(logprobs: &[f32], banned: Option<usize>, u: f64) -> usize {
+    let total = 1.0 - banned.map_or(0.0, |b| f64::from(logprobs[b].exp()));
+    let mut u = u * total;
+    let mut last = 0;
+    for (i, &lp) in logprobs.iter().enumerate() {
+        if Some(i) == banned {
+            continue;
+        }
+        let p = f64::from(lp.exp());
+        if p > 0.0 {
+            last = i;
+            if u < p {
+                return i;
+            }
+            u -= p;
+        }
+    }
+    last
 }
 
 /// Inverse-CDF draw from unnormalised probabilities.
@@ -242,6 +263,23 @@ mod tests {
         let (token, lp) = hot.choose(&logits, None, &mut rng);
         let want = if token == 1 { 0.9f32.ln() } else { 0.1f32.ln() };
         assert!((lp - want).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_given_uniform_draws_what_the_generator_draws() {
+        let logits: Vec<f32> = (0..50).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+        let lp = log_softmax(&logits);
+        let s = sampler(0, 1.0);
+        assert!(s.draws_one_uniform());
+        for seed in 0..200 {
+            for banned in [None, Some(3)] {
+                let mut rng = StdRng::seed_from_u64(seed);
+                let drawn = s.choose_given(&logits, &lp, banned, &mut rng);
+                let u = StdRng::seed_from_u64(seed).random::<f64>();
+                assert_eq!(s.choose_with_uniform(&lp, banned, u), drawn);
+            }
+        }
+        assert!(!sampler(5, 1.0).draws_one_uniform());
     }
 
     #[test]
