@@ -42,6 +42,9 @@ pub struct AttentionMask {
     causal: bool,
     /// Padding and causality as one additive bias, for the bias style.
     bias: Option<Tensor<4>>,
+    /// For one query per row in a sampling loop (`fused::decoding`): the padding on the host,
+    /// `[b, t_k]` row-major, true = pad, read by the host attention of `gpt2/step_cache.rs`.
+    host_padding: Option<(usize, Vec<bool>)>,
 }
 
 impl AttentionMask {
@@ -53,12 +56,17 @@ impl AttentionMask {
         [b, n_head, t, t_k]: [usize; 4],
         device: &Device,
     ) -> Self {
+        let host_padding = (t == 1 && crate::fused::decoding())
+            .then(|| padding.clone())
+            .flatten()
+            .map(|p| (t_k, p.into_data().iter::<bool>().collect()));
         let padding = padding.map(|p| p.reshape([b, 1, 1, t_k]).expand([b, n_head, t, t_k]));
         match MaskStyle::for_device(device) {
             MaskStyle::Fused => AttentionMask {
                 padding,
                 causal,
                 bias: None,
+                host_padding,
             },
             MaskStyle::Bias => {
                 let mut hidden =
@@ -76,9 +84,18 @@ impl AttentionMask {
                     padding: None,
                     causal: false,
                     bias,
+                    host_padding,
                 }
             }
         }
+    }
+
+    /// Whether key `j` of `row` is padding, for a one-query pass built inside
+    /// `fused::while_decoding` (false elsewhere: no padding given, or not such a pass).
+    pub fn hides_key(&self, row: usize, j: usize) -> bool {
+        self.host_padding
+            .as_ref()
+            .is_some_and(|(t_k, hidden)| hidden.get(row * t_k + j).copied().unwrap_or(false))
     }
 
     /// Scaled dot-product attention of `q` `[b, n_head, t, head_dim]` over `k`, `v`
@@ -130,6 +147,7 @@ mod tests {
             padding: None,
             causal: false,
             bias: Some(Tensor::zeros([b, h, t, t_k], &device).mask_fill(hidden, f32::NEG_INFINITY)),
+            host_padding: None,
         };
         let (a, c) = (
             fused.attend(q.clone(), k.clone(), v.clone()),

@@ -196,3 +196,66 @@ fn cached_and_uncached_logits_are_equal() {
         "cached vs full hidden states differ by {err} (d = {d})"
     );
 }
+
+/// A left-padded batch stepped one token at a time inside a sampling loop (where an AVX-512
+/// CPU takes the host cache and the decoding kernel) gives the hidden states of one full pass.
+#[test]
+fn steps_in_a_sampling_loop_equal_the_full_pass() {
+    let (policy, config) = load();
+    let dev = device();
+    let (b, t) = (2, 6);
+    let ids: Vec<u32> = vec![0, 0, 40, 1107, 750, 407, 588, 262, 7205, 11, 314, 716];
+    let mask: Vec<u32> = vec![0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    let full = policy.transformer.forward(
+        Gpt2Input {
+            input_ids: ids_tensor(&ids, b, t, &dev),
+            position_ids: position_ids(&mask, b, t, &[0, 0], &dev),
+            attention_mask: Some(ids_tensor(&mask, b, t, &dev)),
+        },
+        None,
+    );
+    let (full, [_, _, d]) = host3(full);
+    let prefill = 3;
+    let stepped = models::fused::while_decoding(|| {
+        let mut cache = models::KvCache::new(config.n_layer);
+        let columns = |from: usize, to: usize, of: &[u32]| -> Vec<u32> {
+            (0..b)
+                .flat_map(|r| of[r * t + from..r * t + to].to_vec())
+                .collect()
+        };
+        let mut hidden = vec![Vec::new(); b];
+        let mut seen = vec![0u32; b];
+        let mut from = 0;
+        for to in std::iter::once(prefill).chain(prefill + 1..=t) {
+            let step_mask = columns(from, to, &mask);
+            let h = policy.transformer.forward(
+                Gpt2Input {
+                    input_ids: ids_tensor(&columns(from, to, &ids), b, to - from, &dev),
+                    position_ids: position_ids(&step_mask, b, to - from, &seen, &dev),
+                    attention_mask: Some(ids_tensor(&columns(0, to, &mask), b, to, &dev)),
+                },
+                Some(&mut cache),
+            );
+            for (row, s) in seen.iter_mut().enumerate() {
+                *s += step_mask[row * (to - from)..(row + 1) * (to - from)]
+                    .iter()
+                    .sum::<u32>();
+            }
+            let (h, _) = host3(h);
+            for (row, rows) in h.chunks(h.len() / b).enumerate() {
+                hidden[row].extend_from_slice(rows);
+            }
+            from = to;
+        }
+        assert_eq!(cache.len(), t);
+        hidden.concat()
+    });
+    // Padded positions attend to nothing real; compare the real ones.
+    for row in 0..b {
+        for pos in (0..t).filter(|&p| mask[row * t + p] == 1) {
+            let at = (row * t + pos) * d;
+            let err = max_abs_diff(&full[at..at + d], &stepped[at..at + d]);
+            assert!(err < 1e-4, "row {row} position {pos}: differs by {err}");
+        }
+    }
+}

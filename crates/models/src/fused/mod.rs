@@ -103,7 +103,7 @@ pub fn while_decoding<T>(f: impl FnOnce() -> T) -> T {
 
 /// Whether this thread is in a sampling loop on an AVX-512 CPU: products of at most 16 rows go
 /// to the decoding kernel, and `gelu_new` takes the vectorised sigmoid.
-fn decoding() -> bool {
+pub(crate) fn decoding() -> bool {
     DECODING.with(Cell::get) && decode::available()
 }
 
@@ -112,6 +112,12 @@ fn decoding() -> bool {
 /// kernel reads a transposed weight view (the tied LM head's `wteᵀ`) as fast as a row-major one.
 pub fn decodes<const D: usize>(x: &Tensor<D>, rows: usize) -> bool {
     (1..=decode::MAX_ROWS).contains(&rows) && decoding() && to_flex(x).is_some()
+}
+
+/// Whether a sampling loop's one-token attention runs on the host (`gpt2/step_cache.rs`): inside
+/// [`while_decoding`] on an AVX-512 CPU, for an f32 burn-flex `x`, whose data is host memory.
+pub fn steps_on_host<const D: usize>(x: &Tensor<D>) -> bool {
+    decoding() && to_flex(x).is_some()
 }
 
 /// An f32 burn-flex tensor's primitive, under autodiff or plain.

@@ -5,20 +5,42 @@
 
 use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
+use super::step_cache::{CacheShape, StepCache};
 use crate::attention::AttentionMask;
-use crate::fused::gelu;
 pub use crate::fused::gelu_new;
+use crate::fused::{self, gelu};
 use crate::precision::linear;
 
-/// Keys and values of earlier positions of one layer, `[batch, n_head, past_len, head_dim]`.
+/// Keys and values of earlier positions of one layer.
 #[derive(Debug, Clone)]
-pub struct LayerCache {
-    /// Keys.
-    pub key: Tensor<4>,
-    /// Values.
-    pub value: Tensor<4>,
+#[allow(clippy::large_enum_variant)] // One per layer: boxing would save nothing that matters.
+pub enum LayerCache {
+    /// Keys and values `[batch, n_head, past_len, head_dim]`, grown by concatenation.
+    Tensors {
+        /// Keys.
+        key: Tensor<4>,
+        /// Values.
+        value: Tensor<4>,
+    },
+    /// On the host, for a sampling loop's one-token steps on burn-flex (see `step_cache.rs`).
+    Steps(StepCache),
+}
+
+impl LayerCache {
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        match self {
+            LayerCache::Tensors { key, .. } => key.dims()[2],
+            LayerCache::Steps(cache) => cache.len(),
+        }
+    }
+
+    /// True when no position is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Causal multi-head self-attention with a fused query/key/value projection (`c_attn`).
@@ -45,18 +67,31 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let head_dim = d / self.n_head;
+        let qkv = linear(&self.c_attn, x);
+        let cache = match cache {
+            Some(slot) if t == 1 && slot.is_some() && fused::steps_on_host(&qkv) => {
+                return linear(&self.c_proj, self.host_step(qkv, mask, slot));
+            }
+            other => other,
+        };
         let split = |x: Tensor<3>| x.reshape([b, t, self.n_head, head_dim]).swap_dims(1, 2);
-        let mut qkv = linear(&self.c_attn, x).chunk(3, 2).into_iter();
+        let mut qkv = qkv.chunk(3, 2).into_iter();
         let (Some(q), Some(k), Some(v)) = (qkv.next(), qkv.next(), qkv.next()) else {
             unreachable!("chunk(3) of a dimension of size 3 * n_embd gives three parts")
         };
         let (q, mut k, mut v) = (split(q), split(k), split(v));
         if let Some(slot) = cache {
-            if let Some(past) = slot.take() {
-                k = Tensor::cat(vec![past.key, k], 2);
-                v = Tensor::cat(vec![past.value, v], 2);
+            match slot.take() {
+                Some(LayerCache::Tensors { key, value }) => {
+                    k = Tensor::cat(vec![key, k], 2);
+                    v = Tensor::cat(vec![value, v], 2);
+                }
+                Some(LayerCache::Steps(_)) => {
+                    unreachable!("a host cache only exists inside a sampling loop on burn-flex")
+                }
+                None => {}
             }
-            *slot = Some(LayerCache {
+            *slot = Some(LayerCache::Tensors {
                 key: k.clone(),
                 value: v.clone(),
             });
@@ -64,6 +99,45 @@ impl Attention {
         let context = mask.attend(q, k, v);
         let context = context.swap_dims(1, 2).reshape([b, t, d]);
         linear(&self.c_proj, context)
+    }
+}
+
+impl Attention {
+    /// One position per row (`qkv` `[b, 1, 3 · n_embd]`) attending over a host cache (made from
+    /// the cached tensors on the first such step); returns the context `[b, 1, n_embd]`.
+    fn host_step(
+        &self,
+        qkv: Tensor<3>,
+        mask: &AttentionMask,
+        slot: &mut Option<LayerCache>,
+    ) -> Tensor<3> {
+        let [b, _, width] = qkv.dims();
+        let device = qkv.device();
+        let shape = CacheShape {
+            b,
+            n_head: self.n_head,
+            head_dim: width / 3 / self.n_head,
+        };
+        let host = |x: Tensor<4>| x.into_data().iter::<f32>().collect::<Vec<f32>>();
+        let mut cache = match slot.take() {
+            Some(LayerCache::Steps(cache)) if cache.shape() == shape => cache,
+            Some(LayerCache::Steps(_)) | None => {
+                unreachable!("a host step follows cached tensors of the same shape")
+            }
+            Some(LayerCache::Tensors { key, value }) => {
+                let len = key.dims()[2];
+                StepCache::new(&host(key), &host(value), shape, len)
+            }
+        };
+        let data = qkv.into_data();
+        let context = match data.as_slice::<f32>() {
+            Ok(qkv) => cache.step(qkv, |row, j| mask.hides_key(row, j)),
+            Err(_) => cache.step(&data.iter::<f32>().collect::<Vec<_>>(), |row, j| {
+                mask.hides_key(row, j)
+            }),
+        };
+        *slot = Some(LayerCache::Steps(cache));
+        Tensor::from_data(TensorData::new(context, [b, 1, width / 3]), &device)
     }
 }
 

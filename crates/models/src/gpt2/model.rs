@@ -30,7 +30,7 @@ impl KvCache {
         self.layers
             .first()
             .and_then(|l| l.as_ref())
-            .map_or(0, |l| l.key.dims()[2])
+            .map_or(0, LayerCache::len)
     }
 
     /// True when nothing is cached.
