@@ -140,9 +140,14 @@ pub fn product(x: Strided<'_>, [m, k, n]: [usize; 3], w: Strided<'_>) -> Option<
 
 /// `rows[i][c] = table[c, i]`: a `[cols, 16]` table into the `i < m` output rows' columns.
 fn transpose(table: &[f32], rows: &mut [&mut [f32]]) {
-    for (c, lanes) in table.chunks_exact(LANES).enumerate() {
-        for (row, &lane) in rows.iter_mut().zip(lanes) {
-            row[c] = lane;
+    // In blocks of 16 columns: each output row gets a run of 16 consecutive values, read from
+    // one kilobyte of the table.
+    for (block, sums) in table.chunks(LANES * LANES).enumerate() {
+        let from = block * LANES;
+        for (i, row) in rows.iter_mut().enumerate() {
+            for (out, lanes) in row[from..].iter_mut().zip(sums.chunks_exact(LANES)) {
+                *out = lanes[i];
+            }
         }
     }
 }
