@@ -18,16 +18,22 @@ pub fn exp(z: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding then subtracting 1.5·2²³ rounds to the nearest integer (|z·log₂e| < 2²²).
     const ROUND: f32 = 12_582_912.0;
+    // `ROUND`'s bits with 0 in the low mantissa bits, where `z·log₂e + ROUND` holds `n`.
+    const ROUND_BITS: u32 = 0x4B40_0000;
     let z = z.clamp(-87.0, 88.0);
-    let n = (z * LOG2E + ROUND) - ROUND;
+    let shifted = z * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = (z - n * LN2_HI) - n * LN2_LO;
     let p = ((((1.987_569_2e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
         + 0.5;
     let e_r = (p * r * r + r) + 1.0;
-    // 2ⁿ through the exponent bits (−126 ≤ n ≤ 127, a normal float).
-    e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2ⁿ through the exponent bits (−126 ≤ n ≤ 127, a normal float), `n` read from the
+    // bits of `shifted` in integer arithmetic: a float-to-integer cast (`n as i32`) saturates,
+    // and its checks kept the loop half scalar.
+    let biased_n = shifted.to_bits().wrapping_sub(ROUND_BITS).wrapping_add(127);
+    e_r * f32::from_bits(biased_n << 23)
 }
 
 /// `1 / (1 + e^−z)`, with `e` never overflowing (the same two branches as burn-flex's).
