@@ -234,8 +234,11 @@ fn choose_tokens<R: Rng + Send>(
                 .into_par_iter()
                 .map(|row| {
                     let u = uniforms[row]?;
-                    let lp = log_softmax(row_logits(row));
-                    Some(config.sampler.choose_with_uniform(&lp, banned(row), u))
+                    Some(
+                        config
+                            .sampler
+                            .choose_with_uniform(row_logits(row), banned(row), u),
+                    )
                 })
                 .collect()
         }

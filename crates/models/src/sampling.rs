@@ -6,6 +6,8 @@
 
 use rand::{Rng, RngExt};
 
+use crate::fused::fast_math;
+
 /// Sampling parameters (transformers' names and meanings).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sampler {
@@ -90,17 +92,18 @@ impl Sampler {
         self.do_sample && self.temperature == 1.0 && self.top_k == 0 && self.top_p >= 1.0
     }
 
-    /// [`Sampler::choose_given`] for a sampler that [`Sampler::draws_one_uniform`], given that
-    /// uniform `u` in `[0, 1)`: the same token as `choose_given` on a generator whose next
-    /// `f64` is `u`. Rows can then draw in parallel from uniforms taken in row order.
+    /// [`Sampler::choose`] for a sampler that [`Sampler::draws_one_uniform`], given that uniform
+    /// `u` in `[0, 1)`, with vectorised exponentials: the token that `choose` draws from a
+    /// generator whose next `f64` is `u` (but where `u` falls within rounding of the edge
+    /// between two tokens), and its log-probability. Rows can then draw in parallel from
+    /// uniforms taken in row order.
     pub fn choose_with_uniform(
         &self,
-        logprobs: &[f32],
+        logits: &[f32],
         banned: Option<usize>,
         u: f64,
     ) -> (usize, f32) {
-        let token = plain_draw(logprobs, banned.filter(|&b| b < logprobs.len()), u);
-        (token, logprobs[token])
+        wide_draw(logits, banned.filter(|&b| b < logits.len()), u)
     }
 
     /// Temperature, top-k and top-p filtering, then a draw.
@@ -151,6 +154,52 @@ pub fn softmax(scores: &[f32]) -> Vec<f64> {
     let exps: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
     let sum: f64 = exps.iter().sum();
     exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Values per block of [`wide_draw`]: its first pass sums each block's probability mass, and
+/// only the block where the draw lands is walked value by value.
+const DRAW_BLOCK: usize = 1024;
+
+/// [`plain_draw`] from raw logits with `fast_math`'s exponentials: the token and its
+/// log-probability `(l − max) − ln Σ e^(l − max)`.
+fn wide_draw(logits: &[f32], banned: Option<usize>, u: f64) -> (usize, f32) {
+    let max = fast_math::max(logits);
+    let masses = fast_math::exp_sums(logits, max, DRAW_BLOCK);
+    let weight = |i: usize| f64::from(fast_math::exp(logits[i] - max));
+    let total: f64 = masses.iter().map(|&m| f64::from(m)).sum();
+    let log_total = total.ln() as f32;
+    let logprob = |i: usize| (logits[i] - max) - log_total;
+    let mut u = u * (total - banned.map_or(0.0, weight));
+    let mut last = 0;
+    let mut walking = false;
+    for (block, &mass) in masses.iter().enumerate() {
+        let from = block * DRAW_BLOCK;
+        let to = (from + DRAW_BLOCK).min(logits.len());
+        let mass = f64::from(mass)
+            - banned
+                .filter(|b| (from..to).contains(b))
+                .map_or(0.0, weight);
+        if !walking && u >= mass && block + 1 < masses.len() {
+            u -= mass;
+            if mass > 0.0 {
+                last = to - 1;
+            }
+            continue;
+        }
+        // From here on value by value (past this block too, should rounding carry `u` over).
+        walking = true;
+        for i in (from..to).filter(|&i| Some(i) != banned) {
+            let p = weight(i);
+            if p > 0.0 {
+                last = i;
+                if u < p {
+                    return (i, logprob(i));
+                }
+                u -= p;
+            }
+        }
+    }
+    (last, logprob(last))
 }
 
 /// Inverse-CDF draw from `exp(logprobs)` with `banned` left out, at the uniform `u` in `[0, 1)`.
@@ -267,16 +316,21 @@ mod tests {
 
     #[test]
     fn a_given_uniform_draws_what_the_generator_draws() {
-        let logits: Vec<f32> = (0..50).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
-        let lp = log_softmax(&logits);
         let s = sampler(0, 1.0);
         assert!(s.draws_one_uniform());
-        for seed in 0..200 {
-            for banned in [None, Some(3)] {
-                let mut rng = StdRng::seed_from_u64(seed);
-                let drawn = s.choose_given(&logits, &lp, banned, &mut rng);
-                let u = StdRng::seed_from_u64(seed).random::<f64>();
-                assert_eq!(s.choose_with_uniform(&lp, banned, u), drawn);
+        // One block of the vectorised draw, then several (a banned token in the third).
+        for (n, seeds) in [(50, 200), (5_000, 300)] {
+            let logits: Vec<f32> = (0..n).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+            let lp = log_softmax(&logits);
+            for seed in 0..seeds {
+                for banned in [None, Some(3), Some(2_500 % n)] {
+                    let mut rng = StdRng::seed_from_u64(seed);
+                    let drawn = s.choose_given(&logits, &lp, banned, &mut rng);
+                    let u = StdRng::seed_from_u64(seed).random::<f64>();
+                    let (token, logprob) = s.choose_with_uniform(&logits, banned, u);
+                    assert_eq!(token, drawn.0, "seed {seed}");
+                    assert!((logprob - drawn.1).abs() < 1e-6, "{logprob} vs {}", drawn.1);
+                }
             }
         }
         assert!(!sampler(5, 1.0).draws_one_uniform());

@@ -62,63 +62,97 @@ pub fn erfc_nonnegative(z: f32) -> f32 {
 /// `v ← f(v)` for every value, `f` inlined into a loop built for this CPU's widest vectors.
 #[inline(always)]
 pub fn map(values: &mut [f32], f: impl Fn(f32) -> f32 + Copy) {
-    #[inline(always)]
-    fn plain(values: &mut [f32], f: impl Fn(f32) -> f32) {
-        values.iter_mut().for_each(|v| *v = f(*v));
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn wide(values: &mut [f32], f: impl Fn(f32) -> f32) {
-            plain(values, f);
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn mid(values: &mut [f32], f: impl Fn(f32) -> f32) {
-            plain(values, f);
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { wide(values, f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { mid(values, f) };
-        }
-    }
-    plain(values, f);
+    widest(
+        #[inline(always)]
+        || values.iter_mut().for_each(|v| *v = f(*v)),
+    );
 }
 
 /// `g ← g · f(x)` for every pair, as [`map`].
 #[inline(always)]
 pub fn scale(x: &[f32], grad: &mut [f32], f: impl Fn(f32) -> f32 + Copy) {
-    #[inline(always)]
-    fn plain(x: &[f32], grad: &mut [f32], f: impl Fn(f32) -> f32) {
-        grad.iter_mut().zip(x).for_each(|(g, &v)| *g *= f(v));
-    }
+    widest(
+        #[inline(always)]
+        || grad.iter_mut().zip(x).for_each(|(g, &v)| *g *= f(v)),
+    );
+}
+
+/// The largest value (`−∞` when there is none; NaNs are passed over).
+#[inline(always)]
+pub fn max(values: &[f32]) -> f32 {
+    widest(
+        #[inline(always)]
+        || {
+            let runs = values.chunks_exact(LANES);
+            let tail = runs
+                .remainder()
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut lanes = [f32::NEG_INFINITY; LANES];
+            for run in runs {
+                for (m, &v) in lanes.iter_mut().zip(run) {
+                    *m = if v > *m { v } else { *m };
+                }
+            }
+            lanes.iter().fold(tail, |m, &v| m.max(v))
+        },
+    )
+}
+
+/// `Σ e^(v − shift)` over each block of `block` values (the last one may be shorter), in
+/// [`LANES`] running `f32` sums.
+#[inline(always)]
+pub fn exp_sums(values: &[f32], shift: f32, block: usize) -> Vec<f32> {
+    widest(
+        #[inline(always)]
+        || {
+            values
+                .chunks(block.max(1))
+                .map(|block| {
+                    let runs = block.chunks_exact(LANES);
+                    let tail: f32 = runs.remainder().iter().map(|&v| exp(v - shift)).sum();
+                    let mut sums = [0.0f32; LANES];
+                    for run in runs {
+                        for (s, &v) in sums.iter_mut().zip(run) {
+                            *s += exp(v - shift);
+                        }
+                    }
+                    sums.iter().sum::<f32>() + tail
+                })
+                .collect()
+        },
+    )
+}
+
+/// f32 lanes of an AVX-512 register: the running sums of [`max`] and [`exp_sums`].
+const LANES: usize = 16;
+
+/// Runs `work` (inlined) compiled for this CPU's widest vectors: AVX-512 or AVX2 with FMA,
+/// detected at run time, else the build's baseline.
+#[inline(always)]
+fn widest<T>(work: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     {
         #[target_feature(enable = "avx512f")]
-        fn wide(x: &[f32], grad: &mut [f32], f: impl Fn(f32) -> f32) {
-            plain(x, grad, f);
+        fn wide<T>(work: impl FnOnce() -> T) -> T {
+            work()
         }
         #[target_feature(enable = "avx2,fma")]
-        fn mid(x: &[f32], grad: &mut [f32], f: impl Fn(f32) -> f32) {
-            plain(x, grad, f);
+        fn mid<T>(work: impl FnOnce() -> T) -> T {
+            work()
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { wide(x, grad, f) };
+            return unsafe { wide(work) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { mid(x, grad, f) };
+            return unsafe { mid(work) };
         }
     }
-    plain(x, grad, f);
+    work()
 }
 
 #[cfg(test)]

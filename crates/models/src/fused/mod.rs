@@ -10,7 +10,7 @@
 //! the same function.
 
 mod decode;
-mod fast_math;
+pub(crate) mod fast_math;
 mod flex;
 mod kernels;
 mod matmul;
