@@ -90,6 +90,32 @@ impl AttentionMask {
         }
     }
 
+    /// Masks from `hidden` `[b, 1, t, t_k]` (true = the query does not see the key), for
+    /// `n_head` heads: e.g. the block-diagonal mask of a packed batch.
+    pub fn from_hidden(
+        hidden: Tensor<4, Bool>,
+        [b, n_head, t, t_k]: [usize; 4],
+        device: &Device,
+    ) -> Self {
+        let hidden = hidden.expand([b, n_head, t, t_k]);
+        match MaskStyle::for_device(device) {
+            MaskStyle::Fused => AttentionMask {
+                padding: Some(hidden),
+                causal: false,
+                bias: None,
+                host_padding: None,
+            },
+            MaskStyle::Bias => AttentionMask {
+                padding: None,
+                causal: false,
+                bias: Some(
+                    Tensor::zeros([b, n_head, t, t_k], device).mask_fill(hidden, f32::NEG_INFINITY),
+                ),
+                host_padding: None,
+            },
+        }
+    }
+
     /// Whether key `j` of `row` is padding, for a one-query pass built inside
     /// `fused::while_decoding` (false elsewhere: no padding given, or not such a pass).
     pub fn hides_key(&self, row: usize, j: usize) -> bool {

@@ -14,7 +14,7 @@ pub use gpt2::Gpt2ForSequenceClassification;
 
 use crate::ModelError;
 use crate::hf_config::{ModelFiles, label_names, read_config_json};
-use crate::roberta::{RobertaBatch, RobertaConfig, RobertaForSequenceClassification};
+use crate::roberta::{RobertaConfig, RobertaForSequenceClassification};
 
 /// The `model_type`s accepted, for error messages.
 pub(crate) const MODEL_TYPES: &str = "roberta, bert, distilbert or gpt2";
@@ -146,7 +146,7 @@ impl SequenceClassifier {
     ) -> Result<Tensor<2>, ModelError> {
         let pad = info.pad_token_id.unwrap_or(0);
         Ok(match self {
-            Self::Roberta(model) => model.classify(RobertaBatch::right_padded(rows, pad, device)),
+            Self::Roberta(model) => model.classify_rows(rows, pad, device),
             Self::Bert(model) => {
                 let (ids, positions, mask) = bert::bert_batch(rows, pad, device);
                 model.forward(ids, positions, mask)

@@ -6,6 +6,7 @@ mod config;
 mod init;
 mod load;
 mod model;
+mod packed;
 
 pub use batch::RobertaBatch;
 pub use config::RobertaConfig;
@@ -16,3 +17,4 @@ pub use model::{
     ClassificationHead, Embeddings, EncoderLayer, Roberta, RobertaForSequenceClassification,
     SelfAttention, roberta_position_ids,
 };
+pub use packed::PackedBatch;

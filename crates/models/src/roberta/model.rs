@@ -100,6 +100,18 @@ impl Roberta {
     ) -> Tensor<3> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
+        let padding = attention_mask.equal_elem(0);
+        let mask = AttentionMask::new(Some(padding), false, [b, self.n_head, t, t], &device);
+        self.forward_masked(input_ids, position_ids, &mask)
+    }
+
+    /// [`Roberta::forward`] under a given mask (e.g. a packed batch's, `packed.rs`).
+    pub fn forward_masked(
+        &self,
+        input_ids: Tensor<2, Int>,
+        position_ids: Tensor<2, Int>,
+        mask: &AttentionMask,
+    ) -> Tensor<3> {
         let e = &self.embeddings;
         let token_types = e
             .token_type_embeddings
@@ -111,10 +123,8 @@ impl Roberta {
             None => x,
         };
         let mut x = e.layer_norm.forward(x);
-        let padding = attention_mask.equal_elem(0);
-        let mask = AttentionMask::new(Some(padding), false, [b, self.n_head, t, t], &device);
         for layer in &self.layer {
-            x = layer.forward(x, &mask);
+            x = layer.forward(x, mask);
         }
         x
     }
@@ -149,7 +159,12 @@ impl RobertaForSequenceClassification {
         let hidden = self
             .roberta
             .forward(input_ids, position_ids, attention_mask);
-        let h = tanh(self.classifier.dense.forward(first_token(hidden)));
+        self.head(first_token(hidden))
+    }
+
+    /// Class logits `[b, num_labels]` from `<s>` states `[b, d]`.
+    pub(crate) fn head(&self, first: Tensor<2>) -> Tensor<2> {
+        let h = tanh(self.classifier.dense.forward(first));
         self.classifier.out_proj.forward(h)
     }
 }
@@ -158,6 +173,13 @@ impl RobertaForSequenceClassification {
 pub(crate) fn first_token(hidden: Tensor<3>) -> Tensor<2> {
     let [b, _, d] = hidden.dims();
     hidden.slice(s![.., 0..1, ..]).reshape([b, d])
+}
+
+/// The states `[rows, d]` at positions `firsts` `[rows]` of the flattened `[n · t]` positions
+/// of hidden states `[n, t, d]` (each packed row's `<s>`).
+pub(crate) fn first_tokens(hidden: Tensor<3>, firsts: Tensor<1, Int>) -> Tensor<2> {
+    let [n, t, d] = hidden.dims();
+    hidden.reshape([n * t, d]).select(0, firsts)
 }
 
 /// RoBERTa position ids from host ids `[b, t]`: pads keep `pad`, tokens count from `pad + 1`.
