@@ -26,7 +26,7 @@ pub struct GenerationConfig {
     pub sampler: Sampler,
     /// A row stops after producing this token; `None` never stops early.
     pub eos_token_id: Option<u32>,
-    /// Filler for finished rows in [`Generation::tokens`].
+    /// Filler for finished rows in [`Generation::responses`].
     pub pad_token_id: u32,
 }
 
@@ -62,8 +62,9 @@ pub struct Generation {
 /// below `config.max_new_tokens` (TRL's per-sample response lengths). `rngs` holds one
 /// generator shared by every row, or one per row (then a row's tokens do not depend on which
 /// other rows share its batch). Run it on a non-autodiff model (`model.valid()`): nothing here
-/// needs gradients. Its products of at most 16 rows (the decoding steps of a batch of ≤ 16) run
-/// [`crate::fused::while_decoding`].
+/// needs gradients. It runs in a [`crate::fused::decoding_scope`]: products of at most 16 rows
+/// (the decoding steps of a batch of ≤ 16) take the decoding kernel, one-token steps attend on
+/// the host.
 pub fn generate<R: Rng + Send>(
     model: &Gpt2,
     n_positions: usize,
@@ -73,29 +74,7 @@ pub fn generate<R: Rng + Send>(
     rngs: &mut [R],
     device: &Device,
 ) -> Result<Generation, ModelError> {
-    crate::fused::while_decoding(|| {
-        sample_steps(
-            model,
-            n_positions,
-            prompts,
-            config,
-            row_limits,
-            rngs,
-            device,
-        )
-    })
-}
-
-/// [`generate`]'s checks and sampling loop.
-fn sample_steps<R: Rng + Send>(
-    model: &Gpt2,
-    n_positions: usize,
-    prompts: &LeftPadded,
-    config: &GenerationConfig,
-    row_limits: Option<&[usize]>,
-    rngs: &mut [R],
-    device: &Device,
-) -> Result<Generation, ModelError> {
+    let _decoding = crate::fused::decoding_scope();
     let (b, t0) = (prompts.batch_size, prompts.seq_len);
     if rngs.len() != 1 && rngs.len() != b {
         return Err(ModelError::Generation(format!(

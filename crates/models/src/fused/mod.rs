@@ -10,6 +10,7 @@
 //! the same function.
 
 mod decode;
+mod decode_passes;
 pub(crate) mod fast_math;
 mod flex;
 mod kernels;
@@ -90,15 +91,24 @@ thread_local! {
 /// stay with gemm, so that a forward pass gives the same bits whatever its batch is cut into
 /// (the policy and the reference agree exactly at step 1; the kernel sums in another order).
 pub fn while_decoding<T>(f: impl FnOnce() -> T) -> T {
-    /// Restores the flag on the way out, a panic included.
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            DECODING.with(|d| d.set(self.0));
-        }
-    }
-    let _restore = Restore(DECODING.with(|d| d.replace(true)));
+    let _scope = decoding_scope();
     f()
+}
+
+/// [`while_decoding`] until the returned guard drops (a panic included), when the thread's
+/// previous state comes back.
+pub fn decoding_scope() -> DecodingScope {
+    DecodingScope(DECODING.with(|d| d.replace(true)))
+}
+
+/// See [`decoding_scope`]; holds the state to restore.
+#[must_use = "the scope ends when this guard drops"]
+pub struct DecodingScope(bool);
+
+impl Drop for DecodingScope {
+    fn drop(&mut self) {
+        DECODING.with(|d| d.set(self.0));
+    }
 }
 
 /// Whether this thread is in a sampling loop on an AVX-512 CPU: products of at most 16 rows go
