@@ -188,15 +188,12 @@ fn wide_draw(logits: &[f32], banned: Option<usize>, u: f64) -> (usize, f32) {
         }
         // From here on value by value (past this block too, should rounding carry `u` over).
         walking = true;
-        for i in (from..to).filter(|&i| Some(i) != banned) {
-            let p = weight(i);
-            if p > 0.0 {
-                last = i;
-                if u < p {
-                    return (i, logprob(i));
-                }
-                u -= p;
-            }
+        let weights = (from..to)
+            .filter(|&i| Some(i) != banned)
+            .map(|i| (i, weight(i)));
+        match walk(weights, u, last) {
+            Ok(i) => return (i, logprob(i)),
+            Err((rest, seen)) => (u, last) = (rest, seen),
         }
     }
     (last, logprob(last))
@@ -205,39 +202,39 @@ fn wide_draw(logits: &[f32], banned: Option<usize>, u: f64) -> (usize, f32) {
 /// Inverse-CDF draw from `exp(logprobs)` with `banned` left out, at the uniform `u` in `[0, 1)`.
 fn plain_draw(logprobs: &[f32], banned: Option<usize>, u: f64) -> usize {
     let total = 1.0 - banned.map_or(0.0, |b| f64::from(logprobs[b].exp()));
-    let mut u = u * total;
-    let mut last = 0;
-    for (i, &lp) in logprobs.iter().enumerate() {
-        if Some(i) == banned {
-            continue;
-        }
-        let p = f64::from(lp.exp());
-        if p > 0.0 {
-            last = i;
-            if u < p {
-                return i;
-            }
-            u -= p;
-        }
-    }
-    last
+    let weights = logprobs
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| Some(i) != banned)
+        .map(|(i, &lp)| (i, f64::from(lp.exp())));
+    walk(weights, u * total, 0).unwrap_or_else(|(_, last)| last)
 }
 
 /// Inverse-CDF draw from unnormalised probabilities.
 fn draw<R: Rng + ?Sized>(probs: &[f64], rng: &mut R) -> usize {
     let total: f64 = probs.iter().sum();
-    let mut u = rng.random::<f64>() * total;
-    let mut last = 0;
-    for (i, &p) in probs.iter().enumerate() {
+    let u = rng.random::<f64>() * total;
+    walk(probs.iter().copied().enumerate(), u, 0).unwrap_or_else(|(_, last)| last)
+}
+
+/// The inverse-CDF walk: subtracts each positive weight of `(index, weight)` from `u` until one
+/// exceeds what is left, and returns its index; or, when none does, `Err` with what is left of
+/// `u` and the last index of positive weight (`last` if there was none).
+fn walk(
+    weights: impl IntoIterator<Item = (usize, f64)>,
+    mut u: f64,
+    mut last: usize,
+) -> Result<usize, (f64, usize)> {
+    for (i, p) in weights {
         if p > 0.0 {
             last = i;
             if u < p {
-                return i;
+                return Ok(i);
             }
             u -= p;
         }
     }
-    last
+    Err((u, last))
 }
 
 #[cfg(test)]
