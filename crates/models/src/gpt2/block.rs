@@ -3,6 +3,8 @@
 //! Linear layers hold HF `Conv1D` weights as they are stored (`[d_in, d_out]`, which is burn's
 //! `Linear` layout), so no transposition happens on load.
 
+use std::borrow::Cow;
+
 use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Tensor, TensorData};
@@ -118,7 +120,6 @@ impl Attention {
             n_head: self.n_head,
             head_dim: width / 3 / self.n_head,
         };
-        let host = |x: Tensor<4>| x.into_data().iter::<f32>().collect::<Vec<f32>>();
         let mut cache = match slot.take() {
             Some(LayerCache::Steps(cache)) if cache.shape() == shape => cache,
             Some(LayerCache::Steps(_)) | None => {
@@ -126,18 +127,22 @@ impl Attention {
             }
             Some(LayerCache::Tensors { key, value }) => {
                 let len = key.dims()[2];
-                StepCache::new(&host(key), &host(value), shape, len)
+                let (key, value) = (key.into_data(), value.into_data());
+                StepCache::new(&f32s(&key), &f32s(&value), shape, len)
             }
         };
-        let data = qkv.into_data();
-        let context = match data.as_slice::<f32>() {
-            Ok(qkv) => cache.step(qkv, |row, j| mask.hides_key(row, j)),
-            Err(_) => cache.step(&data.iter::<f32>().collect::<Vec<_>>(), |row, j| {
-                mask.hides_key(row, j)
-            }),
-        };
+        let qkv = qkv.into_data();
+        let context = cache.step(&f32s(&qkv), |row, j| mask.hides_key(row, j));
         *slot = Some(LayerCache::Steps(cache));
         Tensor::from_data(TensorData::new(context, [b, 1, width / 3]), &device)
+    }
+}
+
+/// The values of `data` as f32: borrowed when it holds f32, else converted.
+fn f32s(data: &TensorData) -> Cow<'_, [f32]> {
+    match data.as_slice::<f32>() {
+        Ok(values) => Cow::Borrowed(values),
+        Err(_) => Cow::Owned(data.iter::<f32>().collect()),
     }
 }
 

@@ -26,9 +26,14 @@ pub struct PackedBatch {
     pub position_ids: Tensor<2, Int>,
     /// `[packs, 1, width, width]`, true where the key belongs to another row than the query.
     pub hidden: Tensor<4, Bool>,
-    /// For each input row in order, the index of its first token in the `[packs · width]`
-    /// flattened positions.
+    /// `[packs · slots]`: each pack's query slots, its rows' first tokens in order of placement
+    /// and then (a pack with fewer rows) its first row's again, as indices into the flattened
+    /// `[packs · width]` positions. Only these positions are computed in the last layer.
     pub firsts: Tensor<1, Int>,
+    /// `[packs, 1, slots, width]`, true where the key belongs to another row than the slot's.
+    pub first_hidden: Tensor<4, Bool>,
+    /// For each input row in order, its slot in the flattened `[packs · slots]`.
+    pub slots: Tensor<1, Int>,
 }
 
 impl PackedBatch {
@@ -51,11 +56,19 @@ impl PackedBatch {
         let mut positions = vec![pad as i32; n * width];
         // Row of each position within its pack (a pack's padding: one past its last row).
         let mut segment = vec![usize::MAX; n * width];
-        let mut firsts = vec![0i32; rows.len()];
+        let slots = packs
+            .iter()
+            .map(|(members, _)| members.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let mut firsts = vec![0i32; n * slots];
+        let mut row_slots = vec![0i32; rows.len()];
         for (p, (members, filled)) in packs.iter().enumerate() {
             let mut at = p * width;
             for (s, &r) in members.iter().enumerate() {
-                firsts[r] = at as i32;
+                firsts[p * slots + s] = at as i32;
+                row_slots[r] = (p * slots + s) as i32;
                 for (i, &id) in rows[r].as_ref().iter().enumerate() {
                     ids[at + i] = id;
                     positions[at + i] = pad as i32 + 1 + i as i32;
@@ -66,16 +79,31 @@ impl PackedBatch {
             segment[p * width + filled..(p + 1) * width].fill(members.len());
         }
         let mut hidden = Vec::with_capacity(n * width * width);
-        for pack in segment.chunks(width) {
+        let mut first_hidden = Vec::with_capacity(n * slots * width);
+        for (p, pack) in segment.chunks(width).enumerate() {
             for &query in pack {
                 hidden.extend(pack.iter().map(|&key| key != query));
+            }
+            for s in 0..slots {
+                // A spare slot repeats the pack's first row (never read).
+                let (row, start) = (p * slots + s, p * slots);
+                if s >= packs.get(p).map_or(0, |(members, _)| members.len()) {
+                    firsts[row] = firsts[start];
+                }
+                let query = segment[firsts[row] as usize];
+                first_hidden.extend(pack.iter().map(|&key| key != query));
             }
         }
         PackedBatch {
             input_ids: ids_tensor(&ids, n, width, device),
             position_ids: Tensor::from_data(TensorData::new(positions, [n, width]), device),
             hidden: Tensor::from_data(TensorData::new(hidden, [n, 1, width, width]), device),
-            firsts: Tensor::from_data(TensorData::new(firsts, [rows.len()]), device),
+            firsts: Tensor::from_data(TensorData::new(firsts, [n * slots]), device),
+            first_hidden: Tensor::from_data(
+                TensorData::new(first_hidden, [n, 1, slots, width]),
+                device,
+            ),
+            slots: Tensor::from_data(TensorData::new(row_slots, [rows.len()]), device),
         }
     }
 }
@@ -124,10 +152,20 @@ impl RobertaForSequenceClassification {
             [n, self.roberta.n_head, width, width],
             &device,
         );
-        let states = self
-            .roberta
-            .forward_masked(batch.input_ids, batch.position_ids, &mask);
-        self.head(first_tokens(states, batch.firsts))
+        let slots = batch.first_hidden.dims()[2];
+        let first_mask = AttentionMask::from_hidden(
+            batch.first_hidden,
+            [n, self.roberta.n_head, slots, width],
+            &device,
+        );
+        let states = self.roberta.forward_at(
+            batch.input_ids,
+            batch.position_ids,
+            &mask,
+            batch.firsts,
+            &first_mask,
+        );
+        self.head(first_tokens(states, batch.slots))
     }
 }
 
