@@ -22,6 +22,7 @@ pub mod fused;
 pub mod generate;
 pub mod gpt2;
 pub mod hf_config;
+pub mod packing;
 pub mod policy;
 pub mod precision;
 pub mod reward;

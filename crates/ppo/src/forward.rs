@@ -6,10 +6,12 @@
 //! logits at column `q - 1 + j` and its value from the hidden state there — TRL's alignment
 //! (`logits[:, :-1]` against `ids[:, 1:]`, `values[:, :-1]`), restricted to the response.
 
-use burn::tensor::{Device, Int, Tensor, TensorData, s};
-use models::gpt2::position_ids;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use models::Gpt2WithValueHead;
+use models::attention::AttentionMask;
 use models::weights::ids_tensor;
-use models::{Gpt2Input, Gpt2WithValueHead};
+
+pub use crate::packed_window::PackedWindow;
 
 /// Queries and responses of one PPO batch, padded on the host.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +163,9 @@ impl WindowOptions {
 
 /// Runs `model` on the batch and reads the response window.
 ///
+/// The rows go through the model packed end to end ([`PackedWindow`]): the same states as
+/// the padded batch at every real token, with the padding mostly left out.
+///
 /// # Shapes
 /// - `batch`: `b` rows of `q + r` tokens;
 /// - returns `[b, r]` log-probs, values and entropy, `[b, r, vocab]` log-distributions.
@@ -170,15 +175,17 @@ pub fn forward_window(
     options: WindowOptions,
     device: &Device,
 ) -> WindowOutput {
-    let (b, q, r) = (batch.b, batch.q, batch.r);
-    let t = q + r;
-    let input = Gpt2Input {
-        input_ids: ids_tensor(&batch.input_ids, b, t, device),
-        position_ids: position_ids(&batch.attention_mask, b, t, &vec![0; b], device),
-        attention_mask: Some(ids_tensor(&batch.attention_mask, b, t, device)),
-    };
-    let hidden = model.transformer.forward(input, None); // [b, t, n_embd]
-    let window = hidden.slice(s![.., (q - 1)..(q - 1 + r), ..]); // [b, r, n_embd]
+    let (b, r) = (batch.b, batch.r);
+    let gpt2 = &model.transformer;
+    let packed = PackedWindow::new(batch, gpt2.wte.weight.dims()[1], device);
+    let [n, width] = packed.input_ids.dims();
+    let mask = AttentionMask::from_hidden(packed.hidden, [n, gpt2.n_head, width, width], device);
+    let hidden = gpt2.forward_masked(packed.input_ids, packed.position_ids, &mask, None);
+    let d = hidden.dims()[2];
+    let window = hidden
+        .reshape([n * width, d])
+        .select(0, packed.window)
+        .reshape([b, r, d]); // [b, r, n_embd]
     let values = model.v_head.forward(window.clone());
     let mut logits = model.transformer.logits(window); // [b, r, vocab]
     if options.temperature != 1.0 {

@@ -33,6 +33,7 @@ pub mod host_adam;
 pub mod kl;
 pub mod loss;
 pub mod masked;
+pub mod packed_window;
 pub mod plot;
 pub mod reward_norm;
 pub mod rollout;

@@ -70,16 +70,28 @@ pub struct Gpt2Input {
 impl Gpt2 {
     /// Final hidden states `[b, t, n_embd]` (after `ln_f`). With `cache`, attends to the
     /// cached positions too and appends the new ones.
-    pub fn forward(&self, input: Gpt2Input, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    pub fn forward(&self, input: Gpt2Input, cache: Option<&mut KvCache>) -> Tensor<3> {
         let [b, t] = input.input_ids.dims();
         let past = cache.as_deref().map_or(0, KvCache::len);
         let device = input.input_ids.device();
         let padding = input.attention_mask.map(|m| m.equal_elem(0));
         let mask = AttentionMask::new(padding, true, [b, self.n_head, t, past + t], &device);
-        let mut x = self.wte.forward(input.input_ids) + self.wpe.forward(input.position_ids);
+        self.forward_masked(input.input_ids, input.position_ids, &mask, cache)
+    }
+
+    /// [`Gpt2::forward`] of ids and positions `[b, t]` under a given mask (e.g. the causal
+    /// block-diagonal mask of rows packed end to end, [`crate::packing::Packing`]).
+    pub fn forward_masked(
+        &self,
+        input_ids: Tensor<2, Int>,
+        position_ids: Tensor<2, Int>,
+        mask: &AttentionMask,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let mut x = self.wte.forward(input_ids) + self.wpe.forward(position_ids);
         for (i, block) in self.h.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = block.forward(x, &mask, slot);
+            x = block.forward(x, mask, slot);
         }
         self.ln_f.forward(x)
     }

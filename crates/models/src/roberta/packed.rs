@@ -1,21 +1,13 @@
-//! Scoring batches with the rows packed end to end, so that a pass computes little padding.
-//!
-//! A right-padded batch pads every row to the longest: scoring sixteen texts of 20–26 tokens
-//! multiplies an eighth padding through every projection of RoBERTa-large. Here the rows go
-//! end to end into a few packs, each row (longest first) into the least filled pack, with as
-//! many packs as make the pass cheapest: wider packs waste less padding at their ends, but
-//! attention over a pack reads all of its keys. Each
-//! position attends only to the positions of its own row (a block-diagonal mask), and positions
-//! count from each row's start, so every row's states are those it has alone; the padding left
-//! at a pack's end attends to itself. Attention then reads up to a pack's width of keys instead
-//! of a row's, which costs little next to the projections at these widths.
+//! Scoring batches with the rows packed end to end ([`Packing`]), so that a pass computes
+//! little padding; the last layer computes only each row's `<s>`, the state the classifier
+//! reads ([`Roberta::forward_at`](super::model::Roberta::forward_at)).
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::RobertaForSequenceClassification;
 use super::model::first_tokens;
 use crate::attention::AttentionMask;
-use crate::weights::ids_tensor;
+use crate::packing::Packing;
 
 /// Rows packed into `[packs, width]`, with what a forward pass needs.
 #[derive(Debug, Clone)]
@@ -41,93 +33,37 @@ impl PackedBatch {
     /// at the end of each pack.
     pub fn new<R: AsRef<[u32]>>(rows: &[R], pad: u32, hidden_size: usize, device: &Device) -> Self {
         let lengths: Vec<usize> = rows.iter().map(|r| r.as_ref().len()).collect();
-        let packs = (1..=rows.len())
-            .map(|count| pack(&lengths, count))
-            .min_by_key(|packs| cost(packs, hidden_size))
-            .unwrap_or_default();
-        let width = packs
-            .iter()
-            .map(|(_, filled)| *filled)
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let n = packs.len().max(1);
-        let mut ids = vec![pad; n * width];
-        let mut positions = vec![pad as i32; n * width];
-        // Row of each position within its pack (a pack's padding: one past its last row).
-        let mut segment = vec![usize::MAX; n * width];
-        let slots = packs
-            .iter()
-            .map(|(members, _)| members.len())
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let mut firsts = vec![0i32; n * slots];
+        let packing = Packing::new(&lengths, hidden_size);
+        let width = packing.width;
+        let slots = packing.packs.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut firsts = Vec::with_capacity(packing.len() * slots);
+        let mut queries = Vec::with_capacity(packing.len());
         let mut row_slots = vec![0i32; rows.len()];
-        for (p, (members, filled)) in packs.iter().enumerate() {
-            let mut at = p * width;
-            for (s, &r) in members.iter().enumerate() {
-                firsts[p * slots + s] = at as i32;
-                row_slots[r] = (p * slots + s) as i32;
-                for (i, &id) in rows[r].as_ref().iter().enumerate() {
-                    ids[at + i] = id;
-                    positions[at + i] = pad as i32 + 1 + i as i32;
-                    segment[at + i] = s;
-                }
-                at += rows[r].as_ref().len();
-            }
-            segment[p * width + filled..(p + 1) * width].fill(members.len());
-        }
-        let mut hidden = Vec::with_capacity(n * width * width);
-        let mut first_hidden = Vec::with_capacity(n * slots * width);
-        for (p, pack) in segment.chunks(width).enumerate() {
-            for &query in pack {
-                hidden.extend(pack.iter().map(|&key| key != query));
-            }
+        for (p, members) in packing.packs.iter().enumerate() {
+            let mut pack_queries = Vec::with_capacity(slots);
             for s in 0..slots {
                 // A spare slot repeats the pack's first row (never read).
-                let (row, start) = (p * slots + s, p * slots);
-                if s >= packs.get(p).map_or(0, |(members, _)| members.len()) {
-                    firsts[row] = firsts[start];
+                let at = members
+                    .get(s)
+                    .or(members.first())
+                    .map_or(p * width, |&r| packing.starts[r]);
+                if let Some(&r) = members.get(s) {
+                    row_slots[r] = (p * slots + s) as i32;
                 }
-                let query = segment[firsts[row] as usize];
-                first_hidden.extend(pack.iter().map(|&key| key != query));
+                firsts.push(at as i32);
+                pack_queries.push(at - p * width);
             }
+            queries.push(pack_queries);
         }
         PackedBatch {
-            input_ids: ids_tensor(&ids, n, width, device),
-            position_ids: Tensor::from_data(TensorData::new(positions, [n, width]), device),
-            hidden: Tensor::from_data(TensorData::new(hidden, [n, 1, width, width]), device),
-            firsts: Tensor::from_data(TensorData::new(firsts, [n * slots]), device),
-            first_hidden: Tensor::from_data(
-                TensorData::new(first_hidden, [n, 1, slots, width]),
-                device,
-            ),
+            input_ids: packing.ids(rows, pad, device),
+            position_ids: packing.positions(pad as i32 + 1, device),
+            hidden: packing.hidden(&packing.every_position(), false, device),
+            firsts: Tensor::from_data(TensorData::new(firsts, [packing.len() * slots]), device),
+            first_hidden: packing.hidden(&queries, false, device),
             slots: Tensor::from_data(TensorData::new(row_slots, [rows.len()]), device),
         }
     }
-}
-
-/// Rows of `lengths` in `count` packs: each row, longest first, into the least filled pack.
-/// Each pack: its rows in order of placement and its filled width.
-fn pack(lengths: &[usize], count: usize) -> Vec<(Vec<usize>, usize)> {
-    let mut order: Vec<usize> = (0..lengths.len()).collect();
-    order.sort_by_key(|&r| std::cmp::Reverse(lengths[r]));
-    let mut packs: Vec<(Vec<usize>, usize)> = vec![(Vec::new(), 0); count];
-    for r in order {
-        if let Some((members, filled)) = packs.iter_mut().min_by_key(|(_, filled)| *filled) {
-            members.push(r);
-            *filled += lengths[r];
-        }
-    }
-    packs
-}
-
-/// Multiply-adds per layer of a pass over `packs`, in units of `hidden_size`: each of
-/// `packs · width` positions costs `12 · d` in the projections and `2 · width` in attention.
-fn cost(packs: &[(Vec<usize>, usize)], hidden_size: usize) -> usize {
-    let width = packs.iter().map(|(_, filled)| *filled).max().unwrap_or(0);
-    packs.len() * width * (12 * hidden_size + 2 * width)
 }
 
 impl RobertaForSequenceClassification {
