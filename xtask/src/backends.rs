@@ -84,6 +84,8 @@ struct Suite<'a> {
 const GPT2: &str = "tests/fixtures/models/tiny-gpt2";
 const ROBERTA: &str = "tests/fixtures/models/tiny-roberta";
 const SAMPLE: &str = "tests/fixtures/imdb/sample.parquet";
+/// CubeCL's autotune effort (`minimal`, `balanced`, `extensive`, `full`).
+const AUTOTUNE: &str = "CUBECL_AUTOTUNE_LEVEL";
 
 impl Suite<'_> {
     fn run(&self) -> anyhow::Result<()> {
@@ -95,7 +97,14 @@ impl Suite<'_> {
     /// `rlhf --device D args…`, failing with its output when it fails.
     fn rlhf(&self, what: &str, args: &[&str]) -> anyhow::Result<String> {
         let start = std::time::Instant::now();
-        let out = Command::new(self.binary)
+        let mut command = Command::new(self.binary);
+        if self.device.starts_with("vulkan") && std::env::var_os(AUTOTUNE).is_none() {
+            // CubeCL's default autotune times every candidate kernel at each new shape; on
+            // lavapipe each candidate is compiled by LLVM first. A cold `sft` took 680 s
+            // with it and 77 s with the minimal level (docs/backends.md).
+            command.env(AUTOTUNE, "minimal");
+        }
+        let out = command
             .args(["--device", self.device])
             .args(args)
             .current_dir(self.root)
