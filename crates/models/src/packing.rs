@@ -59,19 +59,14 @@ impl Packing {
         }
     }
 
-    /// Number of packs.
-    pub fn len(&self) -> usize {
+    /// Number of packs (at least 1).
+    pub fn pack_count(&self) -> usize {
         self.packs.len()
-    }
-
-    /// True when no row is packed.
-    pub fn is_empty(&self) -> bool {
-        self.lengths.is_empty()
     }
 
     /// The rows' values laid out `[packs, width]` row-major, `fill` on padding.
     pub fn lay_out<T: Copy, R: AsRef<[T]>>(&self, rows: &[R], fill: T) -> Vec<T> {
-        let mut out = vec![fill; self.len() * self.width];
+        let mut out = vec![fill; self.pack_count() * self.width];
         for (row, &start) in rows.iter().zip(&self.starts) {
             let row = row.as_ref();
             out[start..start + row.len()].copy_from_slice(row);
@@ -81,7 +76,12 @@ impl Packing {
 
     /// Token ids `[packs, width]` of `rows` (of the packed lengths), `pad` on padding.
     pub fn ids<R: AsRef<[u32]>>(&self, rows: &[R], pad: u32, device: &Device) -> Tensor<2, Int> {
-        ids_tensor(&self.lay_out(rows, pad), self.len(), self.width, device)
+        ids_tensor(
+            &self.lay_out(rows, pad),
+            self.pack_count(),
+            self.width,
+            device,
+        )
     }
 
     /// Position ids `[packs, width]`: `first + i` at a row's `i`-th token, `first - 1` (at
@@ -93,13 +93,16 @@ impl Packing {
             .map(|&n| (0..n as i32).map(|i| first + i).collect())
             .collect();
         let values = self.lay_out(&rows, (first - 1).max(0));
-        Tensor::from_data(TensorData::new(values, [self.len(), self.width]), device)
+        Tensor::from_data(
+            TensorData::new(values, [self.pack_count(), self.width]),
+            device,
+        )
     }
 
     /// Row of each position within its pack, `[packs · width]`; a pack's padding is one past
     /// its last row.
     fn segments(&self) -> Vec<usize> {
-        let mut segment = Vec::with_capacity(self.len() * self.width);
+        let mut segment = Vec::with_capacity(self.pack_count() * self.width);
         for (p, members) in self.packs.iter().enumerate() {
             for (s, &r) in members.iter().enumerate() {
                 segment.extend(std::iter::repeat_n(s, self.lengths[r]));
@@ -115,21 +118,21 @@ impl Packing {
     pub fn hidden(&self, queries: &[Vec<usize>], causal: bool, device: &Device) -> Tensor<4, Bool> {
         let segment = self.segments();
         let count = queries.first().map_or(0, Vec::len);
-        let mut hidden = Vec::with_capacity(self.len() * count * self.width);
+        let mut hidden = Vec::with_capacity(self.pack_count() * count * self.width);
         for (pack, queries) in segment.chunks(self.width).zip(queries) {
             for &i in queries {
                 hidden.extend((0..self.width).map(|j| pack[j] != pack[i] || (causal && j > i)));
             }
         }
         Tensor::from_data(
-            TensorData::new(hidden, [self.len(), 1, count, self.width]),
+            TensorData::new(hidden, [self.pack_count(), 1, count, self.width]),
             device,
         )
     }
 
     /// Every position of every pack, as [`Packing::hidden`] takes queries.
     pub fn every_position(&self) -> Vec<Vec<usize>> {
-        vec![(0..self.width).collect(); self.len()]
+        vec![(0..self.width).collect(); self.pack_count()]
     }
 }
 
@@ -163,8 +166,8 @@ mod tests {
     fn rows_fill_packs_without_overlap() {
         let lengths = [5, 40, 3, 90, 17, 150, 60, 2, 30, 33, 31];
         let packing = Packing::new(&lengths, 32);
-        assert!(packing.len() >= 2);
-        let mut owner = vec![None; packing.len() * packing.width];
+        assert!(packing.pack_count() >= 2);
+        let mut owner = vec![None; packing.pack_count() * packing.width];
         for (r, (&start, &n)) in packing.starts.iter().zip(&lengths).enumerate() {
             assert_eq!(
                 start / packing.width,
@@ -182,7 +185,7 @@ mod tests {
     #[test]
     fn no_rows_make_one_empty_pack() {
         let packing = Packing::new(&[], 32);
-        assert_eq!((packing.len(), packing.width), (1, 1));
-        assert!(packing.is_empty());
+        assert_eq!((packing.pack_count(), packing.width), (1, 1));
+        assert!(packing.starts.is_empty());
     }
 }

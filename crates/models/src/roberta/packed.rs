@@ -36,8 +36,8 @@ impl PackedBatch {
         let packing = Packing::new(&lengths, hidden_size);
         let width = packing.width;
         let slots = packing.packs.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        let mut firsts = Vec::with_capacity(packing.len() * slots);
-        let mut queries = Vec::with_capacity(packing.len());
+        let mut firsts = Vec::with_capacity(packing.pack_count() * slots);
+        let mut queries = Vec::with_capacity(packing.pack_count());
         let mut row_slots = vec![0i32; rows.len()];
         for (p, members) in packing.packs.iter().enumerate() {
             let mut pack_queries = Vec::with_capacity(slots);
@@ -59,7 +59,10 @@ impl PackedBatch {
             input_ids: packing.ids(rows, pad, device),
             position_ids: packing.positions(pad as i32 + 1, device),
             hidden: packing.hidden(&packing.every_position(), false, device),
-            firsts: Tensor::from_data(TensorData::new(firsts, [packing.len() * slots]), device),
+            firsts: Tensor::from_data(
+                TensorData::new(firsts, [packing.pack_count() * slots]),
+                device,
+            ),
             first_hidden: packing.hidden(&queries, false, device),
             slots: Tensor::from_data(TensorData::new(row_slots, [rows.len()]), device),
         }
